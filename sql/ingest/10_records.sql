@@ -1,0 +1,72 @@
+-- Step 1: lines/files -> records. Decode UTF-8, strip a BOM and a trailing CR, set blank lines aside,
+-- quarantine what is not a JSON object with a resourceType, and expand Bundles into their entries.
+-- Input: _stage_line(source_file, source_line, raw BLOB, file_kind). Output: _record, _q (quarantine rows).
+CREATE OR REPLACE TEMP TABLE _line AS
+SELECT source_file, source_line, raw, file_kind,
+       regexp_replace(regexp_replace(try(decode(raw)), '^\x{FEFF}', ''), '\r$', '') AS text
+FROM _stage_line;
+
+CREATE OR REPLACE TEMP TABLE _blank AS
+SELECT source_file, source_line FROM _line WHERE text IS NOT NULL AND trim(text) = '';
+
+CREATE OR REPLACE TEMP TABLE _q (
+    source_file VARCHAR, source_line BIGINT, source_entry INTEGER, resource_type VARCHAR, resource_id VARCHAR,
+    field VARCHAR, reason VARCHAR, raw BLOB
+);
+
+CREATE OR REPLACE TEMP TABLE _checked_line AS
+SELECT *,
+       CASE
+           WHEN text IS NULL THEN 'invalid UTF-8: the line is not UTF-8 text'
+           WHEN NOT json_valid(text) THEN 'invalid JSON'
+           WHEN json_type(text) <> 'OBJECT' THEN 'not a JSON object: a FHIR resource must be an object'
+           WHEN json_type(text, '$.resourceType') IS DISTINCT FROM 'VARCHAR'
+               THEN 'not a FHIR resource: no resourceType string'
+       END AS problem
+FROM _line
+WHERE text IS NULL OR trim(text) <> '';
+
+INSERT INTO _q
+SELECT source_file, source_line, NULL, NULL, NULL,
+       CASE WHEN problem LIKE 'not a FHIR%' THEN 'resourceType' END, problem, raw
+FROM _checked_line WHERE problem IS NOT NULL;
+
+-- Records: every non-Bundle line, and every entry of a Bundle line (with its entry index and fullUrl).
+CREATE OR REPLACE TEMP TABLE _record AS
+SELECT source_file, source_line, NULL::INTEGER AS source_entry, NULL::VARCHAR AS full_url,
+       NULL::VARCHAR AS request_method, NULL::VARCHAR AS request_url, text, file_kind
+FROM _checked_line
+WHERE problem IS NULL AND json_extract_string(text, '$.resourceType') <> 'Bundle';
+
+CREATE OR REPLACE TEMP TABLE _bundle_entry AS
+SELECT source_file, source_line, file_kind,
+       unnest(coalesce(json_extract(text, '$.entry[*]'), []::JSON[])) AS entry,
+       generate_subscripts(coalesce(json_extract(text, '$.entry[*]'), []::JSON[]), 1) - 1 AS source_entry
+FROM _checked_line
+WHERE problem IS NULL AND json_extract_string(text, '$.resourceType') = 'Bundle';
+
+INSERT INTO _q
+SELECT source_file, source_line, source_entry, NULL, NULL, 'entry[' || source_entry || ']',
+       'Bundle entry is not an object with a resource or a DELETE request', CAST(CAST(entry AS VARCHAR) AS BLOB)
+FROM _bundle_entry
+WHERE json_type(entry) <> 'OBJECT'
+   OR (json_type(entry, '$.resource') IS DISTINCT FROM 'OBJECT'
+       AND upper(coalesce(json_extract_string(entry, '$.request.method'), '')) <> 'DELETE');
+
+INSERT INTO _record
+SELECT source_file, source_line, source_entry,
+       json_extract_string(entry, '$.fullUrl'),
+       upper(json_extract_string(entry, '$.request.method')),
+       json_extract_string(entry, '$.request.url'),
+       CAST(json_extract(entry, '$.resource') AS VARCHAR),
+       file_kind
+FROM _bundle_entry
+WHERE json_type(entry) = 'OBJECT'
+  AND (json_type(entry, '$.resource') = 'OBJECT'
+       OR upper(coalesce(json_extract_string(entry, '$.request.method'), '')) = 'DELETE');
+
+-- Number of Bundle lines with no entries at all (containers, not records: reported, not counted).
+CREATE OR REPLACE TEMP TABLE _empty_bundle AS
+SELECT source_file, source_line FROM _checked_line
+WHERE problem IS NULL AND json_extract_string(text, '$.resourceType') = 'Bundle'
+  AND coalesce(json_array_length(text, '$.entry'), 0) = 0;
