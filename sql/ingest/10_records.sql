@@ -3,7 +3,7 @@
 -- Input: _stage_line(source_file, source_line, raw BLOB, file_kind). Output: _record, _q (quarantine rows).
 CREATE OR REPLACE TEMP TABLE _line AS
 SELECT source_file, source_line, raw, file_kind,
-       regexp_replace(regexp_replace(try(decode(raw)), '^\x{FEFF}', ''), '\r$', '') AS text
+       rtrim(ltrim(try(decode(raw)), chr(65279)), chr(13)) AS text
 FROM _stage_line;
 
 CREATE OR REPLACE TEMP TABLE _blank AS
@@ -15,16 +15,20 @@ CREATE OR REPLACE TEMP TABLE _q (
 );
 
 CREATE OR REPLACE TEMP TABLE _checked_line AS
-SELECT *,
+WITH parsed AS (
+    -- one parse per line: the JSON type of the document and of its resourceType (NULL when not JSON)
+    SELECT *, try(json_type(text, ['$', '$.resourceType'])) AS types FROM _line
+    WHERE text IS NULL OR trim(text) <> ''
+)
+SELECT * EXCLUDE (types),
        CASE
            WHEN text IS NULL THEN 'invalid UTF-8: the line is not UTF-8 text'
-           WHEN NOT json_valid(text) THEN 'invalid JSON'
-           WHEN json_type(text) <> 'OBJECT' THEN 'not a JSON object: a FHIR resource must be an object'
-           WHEN json_type(text, '$.resourceType') IS DISTINCT FROM 'VARCHAR'
-               THEN 'not a FHIR resource: no resourceType string'
-       END AS problem
-FROM _line
-WHERE text IS NULL OR trim(text) <> '';
+           WHEN types IS NULL THEN 'invalid JSON'
+           WHEN types[1] <> 'OBJECT' THEN 'not a JSON object: a FHIR resource must be an object'
+           WHEN types[2] IS DISTINCT FROM 'VARCHAR' THEN 'not a FHIR resource: no resourceType string'
+       END AS problem,
+       CASE WHEN types[2] = 'VARCHAR' THEN json_extract_string(text, '$.resourceType') END AS rtype
+FROM parsed;
 
 INSERT INTO _q
 SELECT source_file, source_line, NULL, NULL, NULL,
@@ -36,14 +40,17 @@ CREATE OR REPLACE TEMP TABLE _record AS
 SELECT source_file, source_line, NULL::INTEGER AS source_entry, NULL::VARCHAR AS full_url,
        NULL::VARCHAR AS request_method, NULL::VARCHAR AS request_url, text, file_kind
 FROM _checked_line
-WHERE problem IS NULL AND json_extract_string(text, '$.resourceType') <> 'Bundle';
+WHERE problem IS NULL AND rtype <> 'Bundle';
+
+CREATE OR REPLACE TEMP TABLE _bundle AS
+SELECT source_file, source_line, file_kind, coalesce(json_extract(text, '$.entry[*]'), []::JSON[]) AS entries
+FROM _checked_line
+WHERE problem IS NULL AND rtype = 'Bundle';
 
 CREATE OR REPLACE TEMP TABLE _bundle_entry AS
-SELECT source_file, source_line, file_kind,
-       unnest(coalesce(json_extract(text, '$.entry[*]'), []::JSON[])) AS entry,
-       generate_subscripts(coalesce(json_extract(text, '$.entry[*]'), []::JSON[]), 1) - 1 AS source_entry
-FROM _checked_line
-WHERE problem IS NULL AND json_extract_string(text, '$.resourceType') = 'Bundle';
+SELECT source_file, source_line, file_kind, unnest(entries) AS entry,
+       generate_subscripts(entries, 1) - 1 AS source_entry
+FROM _bundle;
 
 INSERT INTO _q
 SELECT source_file, source_line, source_entry, NULL, NULL, 'entry[' || source_entry || ']',
@@ -67,6 +74,4 @@ WHERE json_type(entry) = 'OBJECT'
 
 -- Number of Bundle lines with no entries at all (containers, not records: reported, not counted).
 CREATE OR REPLACE TEMP TABLE _empty_bundle AS
-SELECT source_file, source_line FROM _checked_line
-WHERE problem IS NULL AND json_extract_string(text, '$.resourceType') = 'Bundle'
-  AND coalesce(json_array_length(text, '$.entry'), 0) = 0;
+SELECT source_file, source_line FROM _bundle WHERE len(entries) = 0;

@@ -1,0 +1,194 @@
+"""Loader: NDJSON, gzip, Bundles, versions, duplicates, deletions, quarantine; read = loaded + quarantined."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import orjson
+import pytest
+
+from screening.load import SourceError, load_source
+from tests.conftest import SHARED_DATA, write_ndjson
+
+
+def patient(pid: str, **extra) -> dict:
+    return {"resourceType": "Patient", "id": pid, "gender": "female", "birthDate": "1950-02-03",
+            "identifier": [{"type": {"coding": [{"code": "MR"}]}, "value": f"MRN-{pid}"}],
+            "name": [{"family": "Doe", "given": ["Ann"]}], **extra}
+
+
+def obs(oid: str, pid: str = "p1", value: float = -2.1, **extra) -> dict:
+    return {"resourceType": "Observation", "id": oid, "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "85394-5"}]},
+            "subject": {"reference": f"Patient/{pid}"}, "effectiveDateTime": "2026-01-05",
+            "valueQuantity": {"value": value, "unit": "{Z-score}"}, **extra}
+
+
+def assert_balanced(con, result) -> None:
+    assert result.records_read == result.loaded + result.quarantined
+    (q,) = con.execute("SELECT count(*) FROM quarantine WHERE load_run_id = ?", [result.run_id]).fetchone()
+    assert q == result.quarantined
+
+
+def test_ndjson_folder_loads_typed_tables(con, tmp_path):
+    write_ndjson(tmp_path / "Patient.ndjson", [patient("p1"), patient("p2")])
+    write_ndjson(tmp_path / "Observation.ndjson", [obs("o1"), obs("o2", "p2", -1.0)])
+    r = load_source(con, tmp_path)
+    assert (r.records_read, r.loaded, r.quarantined, r.inserted) == (4, 4, 0, 4)
+    assert_balanced(con, r)
+    row = con.execute("SELECT id, mrn, family_name, given_name, birth_date::VARCHAR FROM patient WHERE id='p1'")
+    assert row.fetchone() == ("p1", "MRN-p1", "Doe", "Ann", "1950-02-03")
+    assert con.execute("SELECT patient_id, value_num FROM observation ORDER BY id").fetchall() == [
+        ("p1", -2.1), ("p2", -1.0)]
+    assert con.execute("SELECT code FROM observation_coding WHERE observation_id='o1'").fetchone() == ("85394-5",)
+    src = con.execute("SELECT source_file, source_line FROM resource_raw WHERE id='o2'").fetchone()
+    assert src[0].endswith("Observation.ndjson") and src[1] == 2
+
+
+def test_gzip_ndjson(con, tmp_path):
+    with gzip.open(tmp_path / "Observation.ndjson.gz", "wb") as fh:
+        fh.write(b"\n".join(orjson.dumps(obs(f"o{i}")) for i in range(50)) + b"\n")
+    r = load_source(con, tmp_path)
+    assert r.loaded == 50 and r.quarantined == 0
+
+
+def test_corrupt_gzip_is_quarantined_and_other_files_load(con, tmp_path):
+    (tmp_path / "Observation.ndjson.gz").write_bytes(gzip.compress(orjson.dumps(obs("o1")))[:-12] + b"garbage!")
+    write_ndjson(tmp_path / "Patient.ndjson", [patient("p1")])
+    r = load_source(con, tmp_path)
+    assert r.loaded == 1 and r.quarantined == 1
+    (reason,) = con.execute("SELECT reason FROM quarantine WHERE source_line IS NULL").fetchone()
+    assert reason.startswith("unreadable file")
+    assert_balanced(con, r)
+
+
+def test_reload_is_idempotent(con, tmp_path):
+    write_ndjson(tmp_path / "Observation.ndjson", [obs("o1"), obs("o2")])
+    load_source(con, tmp_path)
+    r2 = load_source(con, tmp_path)
+    assert (r2.inserted, r2.replaced, r2.unchanged) == (0, 0, 2)
+    assert con.execute("SELECT count(*) FROM observation").fetchone() == (2,)
+    assert con.execute("SELECT count(*) FROM resource_raw").fetchone() == (2,)
+
+
+def test_newer_version_replaces_older_whatever_the_load_order(con, tmp_path):
+    v2 = obs("o1", value=-2.6, meta={"versionId": "2", "lastUpdated": "2026-02-01T00:00:00Z"})
+    v1 = obs("o1", value=-1.0, meta={"versionId": "1", "lastUpdated": "2026-03-01T00:00:00Z"})
+    write_ndjson(tmp_path / "a" / "Observation.ndjson", [v2])
+    write_ndjson(tmp_path / "b" / "Observation.ndjson", [v1])
+    load_source(con, tmp_path / "a")
+    r = load_source(con, tmp_path / "b")  # older versionId loaded later: kept out
+    assert r.unchanged == 1
+    assert con.execute("SELECT value_num FROM observation").fetchall() == [(-2.6,)]
+
+
+def test_last_updated_then_load_order_break_ties(con, tmp_path):
+    # 01:30+02:00 is 23:30Z: later than 23:00Z although its written date is the next day.
+    newer = obs("o1", value=-3.0, meta={"lastUpdated": "2026-05-01T01:30:00+02:00"})
+    older = obs("o1", value=-1.0, meta={"lastUpdated": "2026-04-30T23:00:00Z"})
+    trap = obs("o1", value=-1.5, meta={"lastUpdated": "2026-05-01T00:30:00+02:00"})  # 22:30Z: older
+    write_ndjson(tmp_path / "Observation.ndjson", [newer, older, trap])
+    load_source(con, tmp_path)
+    assert con.execute("SELECT value_num FROM observation").fetchall() == [(-3.0,)]
+    # No version information at all: the last one loaded wins.
+    write_ndjson(tmp_path / "x" / "Observation.ndjson", [obs("o9", value=-1.0), obs("o9", value=-2.0)])
+    load_source(con, tmp_path / "x")
+    assert con.execute("SELECT value_num FROM observation WHERE id='o9'").fetchall() == [(-2.0,)]
+
+
+def test_malformed_lines_quarantined_with_file_line_field(con, tmp_path):
+    lines = [
+        orjson.dumps(patient("p1")),
+        b'{"resourceType": "Patient", "id": "p2"',  # truncated
+        b"",  # blank: not a record
+        b"\xff\xfe not utf-8",
+        b"[1, 2]",
+        b'{"id": "x"}',
+        orjson.dumps(obs("o1", effectiveDateTime="2023-02-30")),
+        orjson.dumps({k: v for k, v in obs("o2").items() if k != "subject"}),
+        orjson.dumps(obs("o3", valueQuantity={"value": "-2.1"})),
+        orjson.dumps(obs("o4", status="done")),
+        b"\xef\xbb\xbf" + orjson.dumps(patient("p3")) + b"\r",  # BOM and CRLF: fine
+    ]
+    write_ndjson(tmp_path / "Patient.ndjson", lines[:6] + [lines[10]])
+    write_ndjson(tmp_path / "Observation.ndjson", lines[6:10])
+    r = load_source(con, tmp_path)
+    assert r.blank_lines == 1
+    assert (r.loaded, r.quarantined) == (2, 8)
+    assert_balanced(con, r)
+    q = {(Path(f).name, line): (field, reason) for f, line, field, reason in con.execute(
+        "SELECT source_file, source_line, field, reason FROM quarantine").fetchall()}
+    assert q[("Patient.ndjson", 2)][1].startswith("invalid JSON:")
+    assert q[("Patient.ndjson", 4)][1].startswith("invalid UTF-8")
+    assert q[("Patient.ndjson", 5)][1].startswith("not a JSON object")
+    assert q[("Patient.ndjson", 6)][0] == "resourceType"
+    assert q[("Observation.ndjson", 1)] == ("effectiveDateTime", "effectiveDateTime: invalid date '2023-02-30'")
+    assert q[("Observation.ndjson", 2)][0] == "subject"
+    assert q[("Observation.ndjson", 3)][0] == "valueQuantity.value"
+    assert q[("Observation.ndjson", 4)][0] == "status"
+    assert sorted(con.execute("SELECT id FROM patient").fetchall()) == [("p1",), ("p3",)]
+
+
+def test_transaction_bundle_with_urn_uuid_references(con, tmp_path):
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"fullUrl": "urn:uuid:aaa", "resource": {k: v for k, v in patient("aaa").items()},
+         "request": {"method": "POST", "url": "Patient"}},
+        {"fullUrl": "urn:uuid:bbb", "resource": {**obs("bbb"), "subject": {"reference": "urn:uuid:aaa"}},
+         "request": {"method": "POST", "url": "Observation"}},
+        {"fullUrl": "urn:uuid:ccc", "resource": {**obs("ccc"), "subject": {"reference": "urn:uuid:nowhere"}}},
+    ]}
+    (tmp_path / "bundle.json").write_bytes(orjson.dumps(bundle))
+    r = load_source(con, tmp_path)
+    assert (r.loaded, r.quarantined) == (2, 1)
+    assert con.execute("SELECT patient_id FROM observation").fetchall() == [("aaa",)]
+    (entry, reason) = con.execute("SELECT source_entry, reason FROM quarantine").fetchone()
+    assert entry == 2 and "resolves to no entry" in reason
+
+
+def test_bulk_deleted_entries_remove_records(con, tmp_path):
+    write_ndjson(tmp_path / "Observation.ndjson", [obs("o1"), obs("o2")])
+    load_source(con, tmp_path)
+    export2 = tmp_path / "second"
+    write_ndjson(export2 / "deleted" / "del.ndjson", [{"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"request": {"method": "DELETE", "url": "Observation/o1"}}]}])
+    r = load_source(con, export2)
+    assert r.deleted == 1 and r.loaded == 1
+    assert con.execute("SELECT id FROM observation").fetchall() == [("o2",)]
+
+
+def test_missing_and_empty_sources_raise_clear_errors(con, tmp_path):
+    with pytest.raises(SourceError, match="no such file"):
+        load_source(con, tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("hello")
+    with pytest.raises(SourceError, match="no FHIR files"):
+        load_source(con, tmp_path / "empty")
+
+
+def test_failed_load_leaves_database_unchanged(con, tmp_path, monkeypatch):
+    write_ndjson(tmp_path / "a" / "Observation.ndjson", [obs("o1")])
+    load_source(con, tmp_path / "a")
+    write_ndjson(tmp_path / "b" / "Observation.ndjson", [obs("o2")])
+    import screening.load.loader as loader
+
+    def boom(_con):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(loader, "rebuild_typed_tables", boom)
+    with pytest.raises(RuntimeError):
+        load_source(con, tmp_path / "b")
+    assert con.execute("SELECT id FROM resource_raw").fetchall() == [("o1",)]
+    assert con.execute("SELECT count(*) FROM load_run").fetchone() == (1,)
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "synthea-r4-bundles").exists(), reason="shared Synthea data not present")
+def test_real_synthea_bundles_load_completely(con):
+    r = load_source(con, SHARED_DATA / "synthea-r4-bundles")
+    assert r.files == 103 and r.quarantined == 0 and r.loaded == r.records_read > 38000
+    # Every Observation's urn:uuid subject resolved to a Patient that exists.
+    (dangling,) = con.execute("""SELECT count(*) FROM observation o ANTI JOIN patient p ON p.id = o.patient_id""") \
+        .fetchone()
+    assert dangling == 0
+    (tscores,) = con.execute("SELECT count(*) FROM observation_coding WHERE code = '38265-5'").fetchone()
+    assert tscores > 0
