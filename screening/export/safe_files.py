@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
+from screening.faults import crashpoint
+
 
 def ensure_private_dir(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
@@ -24,6 +26,7 @@ def atomic_write(path: Path, write: Callable[[IO[str]], None]) -> Path:
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
+        crashpoint("export:before-rename")
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -16,6 +16,7 @@ import duckdb
 import orjson
 
 from screening.db import run_sql_file
+from screening.faults import crashpoint
 from screening.load.files import CORRUPT_ERRORS, InputFile, discover, record_batches
 from screening.load.typed import rebuild_typed_tables
 
@@ -50,7 +51,9 @@ def load_source(con: duckdb.DuckDBPyConnection, source: Path, run_id: str | None
     con.execute("BEGIN TRANSACTION")
     try:
         result = _load_in_transaction(con, files, run_id, str(source), started)
+        crashpoint("load:before-commit")
         con.execute("COMMIT")
+        crashpoint("load:after-commit")
     except BaseException:
         con.execute("ROLLBACK")
         raise
@@ -74,15 +77,18 @@ def _load_in_transaction(con, files: list[InputFile], run_id: str, source: str, 
             con.execute("DELETE FROM _stage_line WHERE source_file = ?", [str(f.path)])
             file_failures.append((str(f.path), f"unreadable file: {type(exc).__name__}: {exc}"))
 
+    crashpoint("load:staged")
     seq_base = _next_seq_base(con)
     for relative in INGEST_SQL:
         run_sql_file(con, relative, {"run_id": run_id, "seq_base": seq_base})
+    crashpoint("load:merged")
     for path, reason in file_failures:
         con.execute("INSERT INTO _q VALUES (?, NULL, NULL, NULL, NULL, NULL, ?, NULL)", [path, reason])
     _explain_invalid_json(con)
 
     con.execute("INSERT INTO quarantine SELECT ?, * FROM _q", [run_id])
     rebuild_typed_tables(con)
+    crashpoint("load:typed")
 
     counts = con.execute("""
         SELECT (SELECT count(*) FROM _blank),

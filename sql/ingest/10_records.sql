@@ -7,7 +7,7 @@ SELECT source_file, source_line, raw, file_kind,
 FROM _stage_line;
 
 CREATE OR REPLACE TEMP TABLE _blank AS
-SELECT source_file, source_line FROM _line WHERE text IS NOT NULL AND trim(text) = '';
+SELECT source_file, source_line FROM _line WHERE text IS NOT NULL AND regexp_full_match(text, '\s*');
 
 CREATE OR REPLACE TEMP TABLE _q (
     source_file VARCHAR, source_line BIGINT, source_entry INTEGER, resource_type VARCHAR, resource_id VARCHAR,
@@ -18,7 +18,7 @@ CREATE OR REPLACE TEMP TABLE _checked_line AS
 WITH parsed AS (
     -- one parse per line: the JSON type of the document and of its resourceType (NULL when not JSON)
     SELECT *, try(json_type(text, ['$', '$.resourceType'])) AS types FROM _line
-    WHERE text IS NULL OR trim(text) <> ''
+    WHERE text IS NULL OR NOT regexp_full_match(text, '\s*')
 )
 SELECT * EXCLUDE (types),
        CASE
