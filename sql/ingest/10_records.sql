@@ -54,7 +54,7 @@ FROM _bundle;
 
 INSERT INTO _q
 SELECT source_file, source_line, source_entry, NULL, NULL, 'entry[' || source_entry || ']',
-       'Bundle entry is not an object with a resource or a DELETE request', CAST(CAST(entry AS VARCHAR) AS BLOB)
+       'Bundle entry is not an object with a resource or a DELETE request', encode(CAST(entry AS VARCHAR))
 FROM _bundle_entry
 WHERE json_type(entry) <> 'OBJECT'
    OR (json_type(entry, '$.resource') IS DISTINCT FROM 'OBJECT'

@@ -8,7 +8,7 @@ FROM _record WHERE request_method = 'DELETE';
 
 INSERT INTO _q
 SELECT source_file, source_line, source_entry, NULL, NULL, 'request.url',
-       'DELETE entry without a Type/id request.url', CAST(coalesce(request_url, '') AS BLOB)
+       'DELETE entry without a Type/id request.url', encode(coalesce(request_url, ''))
 FROM _deletion WHERE coalesce(id, '') = '';
 DELETE FROM _deletion WHERE coalesce(id, '') = '';
 
@@ -180,7 +180,7 @@ FROM p GROUP BY rec_no;
 
 INSERT INTO _q
 SELECT r.source_file, r.source_line, r.source_entry, r.rtype,
-       CASE WHEN json_type(r.c.id) = 'VARCHAR' THEN r.c.id ->> '$' END, p.field, p.reason, CAST(r.text AS BLOB)
+       CASE WHEN json_type(r.c.id) = 'VARCHAR' THEN r.c.id ->> '$' END, p.field, p.reason, encode(r.text)
 FROM _res r JOIN _problem p USING (rec_no);
 
 CREATE OR REPLACE TEMP TABLE _good AS
