@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 
 NDJSON_SUFFIXES = (".ndjson", ".ndjson.gz", ".jsonl", ".jsonl.gz")
@@ -65,40 +66,37 @@ def _open(path: Path):
 
 
 def record_batches(f: InputFile) -> Iterator[pa.Table]:
-    """Arrow tables of (source_file, source_line, raw, file_kind): one row per line, or one per .json file.
+    """Arrow tables of (source_line, raw): one row per line (newline kept), or a single row for a .json file.
 
-    Raises OSError / EOFError / zlib.error for unreadable or corrupt files; the caller quarantines the file.
+    Lines are cut without copying: NumPy finds the newlines and their offsets become the offsets of an Arrow
+    binary array over the block itself. Raises OSError / EOFError / zlib.error for unreadable or corrupt files.
     """
-    name = str(f.path)
     if f.kind == "json":
         with _open(f.path) as fh:
             data = fh.read()
-        yield _table(name, [data], 1, "json")
+        yield _table(data, np.array([0, len(data)], dtype=np.int64), 1)
         return
     line_no = 1
     carry = b""
     with _open(f.path) as fh:
-        while True:
-            block = fh.read(CHUNK_BYTES)
-            if not block:
-                break
-            lines = (carry + block).split(b"\n")
-            carry = lines.pop()
-            if lines:
-                yield _table(name, lines, line_no, f.kind)
-                line_no += len(lines)
+        while block := fh.read(CHUNK_BYTES):
+            data = carry + block if carry else block
+            ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+            if len(ends) == 0:
+                carry = data
+                continue
+            offsets = np.concatenate(([0], ends + 1)).astype(np.int64)
+            yield _table(data, offsets, line_no)
+            line_no += len(ends)
+            carry = data[int(ends[-1]) + 1:]
     if carry:
-        yield _table(name, [carry], line_no, f.kind)
+        yield _table(carry, np.array([0, len(carry)], dtype=np.int64), line_no)
 
 
-def _table(name: str, lines: list[bytes], first_line: int, kind: str) -> pa.Table:
-    n = len(lines)
-    return pa.table({
-        "source_file": pa.array([name] * n, pa.string()),
-        "source_line": pa.array(range(first_line, first_line + n), pa.int64()),
-        "raw": pa.array(lines, pa.large_binary()),
-        "file_kind": pa.array([kind] * n, pa.string()),
-    })
+def _table(data: bytes, offsets: np.ndarray, first_line: int) -> pa.Table:
+    n = len(offsets) - 1
+    raw = pa.LargeBinaryArray.from_buffers(pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+    return pa.table({"source_line": pa.array(np.arange(first_line, first_line + n, dtype=np.int64)), "raw": raw})
 
 
 CORRUPT_ERRORS = (OSError, EOFError, zlib.error)

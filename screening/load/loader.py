@@ -70,7 +70,8 @@ def _load_in_transaction(con, files: list[InputFile], run_id: str, source: str, 
         try:
             for batch in record_batches(f):
                 con.register("_batch", batch)
-                con.execute("INSERT INTO _stage_line SELECT * FROM _batch")
+                con.execute("INSERT INTO _stage_line SELECT ?, source_line, raw, ? FROM _batch",
+                            [str(f.path), f.kind])
                 con.unregister("_batch")
         except CORRUPT_ERRORS as exc:
             # A file we cannot read to the end loads nothing: one quarantine row names it.
@@ -125,7 +126,7 @@ def _explain_invalid_json(con) -> None:
     rows = con.execute(
         "SELECT rowid, raw FROM _q WHERE reason = 'invalid JSON' LIMIT 10000").fetchall()
     for rowid, raw in rows:
-        text = raw.decode("utf-8", "replace").lstrip("\ufeff").rstrip("\r")
+        text = raw.decode("utf-8", "replace").lstrip("\ufeff").rstrip("\r\n")
         try:
             orjson.loads(text)
             detail = "invalid JSON"

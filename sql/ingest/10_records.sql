@@ -1,9 +1,9 @@
--- Step 1: lines/files -> records. Decode UTF-8, strip a BOM and a trailing CR, set blank lines aside,
+-- Step 1: lines/files -> records. Decode UTF-8, strip a BOM and the line end (LF, CRLF), set blank lines aside,
 -- quarantine what is not a JSON object with a resourceType, and expand Bundles into their entries.
 -- Input: _stage_line(source_file, source_line, raw BLOB, file_kind). Output: _record, _q (quarantine rows).
 CREATE OR REPLACE TEMP TABLE _line AS
 SELECT source_file, source_line, raw, file_kind,
-       rtrim(ltrim(try(decode(raw)), chr(65279)), chr(13)) AS text
+       rtrim(ltrim(try(decode(raw)), chr(65279)), chr(10) || chr(13)) AS text
 FROM _stage_line;
 
 CREATE OR REPLACE TEMP TABLE _blank AS

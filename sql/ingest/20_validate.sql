@@ -75,15 +75,16 @@ SELECT unnest(['Patient', 'Observation', 'Condition', 'MedicationStatement', 'Me
                'Organization', 'Practitioner', 'PractitionerRole', 'Location', 'Group', 'Provenance',
                'FamilyMemberHistory', 'Coverage']) AS rtype;
 
-CREATE OR REPLACE TEMP TABLE _problem AS
-WITH base AS (
-    SELECT r.*,
+CREATE OR REPLACE TEMP TABLE _base AS
+    SELECT r.rec_no, r.rtype, r.c, r.full_url, r.file_kind, r.source_file,
            CASE WHEN json_type(c.id) = 'VARCHAR' THEN c.id ->> '$' END AS id_text,
            regexp_extract(regexp_replace(r.source_file, '^.*/', ''), '^([A-Z][A-Za-z]+)', 1) AS file_type,
            coalesce(m.ref, c.subject.reference) AS subject_resolved
     FROM _res r
-    LEFT JOIN _ref_map_new m ON m.source_file = r.source_file AND m.full_url = r.c.subject.reference
-), p AS (
+    LEFT JOIN _ref_map_new m ON m.source_file = r.source_file AND m.full_url = r.c.subject.reference;
+
+CREATE OR REPLACE TEMP TABLE _problem AS
+WITH base AS (SELECT * FROM _base), p AS (
     SELECT rec_no, 'id' AS field, 'missing id' AS reason
     FROM base WHERE c.id IS NULL AND coalesce(full_url, '') NOT LIKE 'urn:uuid:%'
     UNION ALL
@@ -115,7 +116,7 @@ WITH base AS (
       AND (json_type(b.c.status) <> 'VARCHAR' OR NOT list_contains(v.codes, b.c.status ->> '$'))
     UNION ALL
     SELECT rec_no, f.field, 'invalid date ''' || f.val || ''''
-    FROM base, LATERAL (SELECT unnest([
+    FROM base, LATERAL (SELECT unnest(list_filter([
         {'field': 'birthDate', 'val': c.birthDate},
         {'field': 'effectiveDateTime', 'val': c.effectiveDateTime},
         {'field': 'effectiveInstant', 'val': c.effectiveInstant},
@@ -133,8 +134,7 @@ WITH base AS (
         {'field': 'dispenseRequest.validityPeriod.start', 'val': c.dispenseRequest.validityPeriod."start"},
         {'field': 'dispenseRequest.validityPeriod.end', 'val': c.dispenseRequest.validityPeriod."end"},
         {'field': 'meta.lastUpdated', 'val': c.meta.lastUpdated}
-    ]) AS f)
-    WHERE f.val IS NOT NULL AND fhir_date_invalid(f.val)
+    ], lambda x: x.val IS NOT NULL AND fhir_date_invalid(x.val))) AS f)
     UNION ALL
     SELECT rec_no, 'effectivePeriod', 'effectivePeriod ends before it starts'
     FROM base WHERE fhir_date_end(c.effectivePeriod."end") < fhir_date(c.effectivePeriod."start")
@@ -177,6 +177,8 @@ WITH base AS (
 )
 SELECT rec_no, first(field ORDER BY field) AS field, string_agg(field || ': ' || reason, '; ' ORDER BY field) AS reason
 FROM p GROUP BY rec_no;
+
+DROP TABLE _base;
 
 INSERT INTO _q
 SELECT r.source_file, r.source_line, r.source_entry, r.rtype,

@@ -30,7 +30,7 @@ CREATE TABLE IF NOT EXISTS resource_raw (
     source_entry  INTEGER,            -- 0-based Bundle entry index, NULL for a plain NDJSON line
     load_run_id   VARCHAR NOT NULL,
     load_seq      BIGINT NOT NULL,    -- global load order, ties broken by last loaded
-    body          JSON NOT NULL
+    body          VARCHAR NOT NULL    -- the resource's JSON text, as loaded
 );
 
 -- Records that could not be loaded, with the reason a human needs to fix them. Nothing is dropped.
