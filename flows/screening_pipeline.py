@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
 
@@ -34,8 +35,10 @@ def export_task(db: str, out: str) -> dict:
 
 
 @flow(name="screening-pipeline", log_prints=False)
-def screening_pipeline(source: str, db: str, out: str, as_of: date, config_dir: str | None = None) -> dict:
+def screening_pipeline(source: str, db: str, out: str, as_of: date | None = None, config_dir: str | None = None) -> dict:
     """The main job on local files (a landing folder from `osteoscreen extract` is a local folder too)."""
+    os.umask(0o077)  # deployments run the flow without the CLI: keep database and worklist owner-only here too
+    as_of = as_of or date.today()
     loaded = load_task(source, db)
     screened = screen_task(db, as_of, config_dir, wait_for=[loaded])
     exported = export_task(db, out, wait_for=[screened])

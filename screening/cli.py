@@ -179,6 +179,7 @@ _register_extract()
 
 
 def main() -> None:
+    os.umask(0o077)  # every file we create (database, worklist, landing data) is owner-only: it holds PHI
     try:
         app(standalone_mode=False)
     except OsteoscreenError as exc:

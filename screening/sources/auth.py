@@ -2,8 +2,8 @@
 
 SMART Backend Services (client-credentials grant with a signed JWT assertion, RS384 or ES384):
 - the token endpoint is discovered at `<fhir>/.well-known/smart-configuration`, falling back to the
-  CapabilityStatement's `oauth-uris` extension (servers rarely advertise correctly, so the algorithms they list
-  are not enforced; the key type decides RS384 vs ES384);
+  CapabilityStatement's `oauth-uris` extension (servers rarely advertise correctly, so the
+  algorithms they list are not enforced; the key type decides RS384 vs ES384);
 - the access token is re-requested shortly before it expires and once on a 401;
 - the key is read once from a file, an environment variable or (flows) a Prefect Secret block and kept in a
   `Secret` wrapper whose repr is masked, so neither key nor token can reach a log line, an error message, a
@@ -84,11 +84,20 @@ class AuthConfig:
         return cls()
 
     @classmethod
-    def from_options(cls, *, client_id: str | None = None, private_key_path: str | Path | None = None,
-                     key_id: str | None = None, token_file: str | Path | None = None,
-                     bearer_env: str | None = None, scope: str | None = None,
-                     private_key_env: str | None = None, private_key_pem: str | bytes | None = None,
-                     bearer_token: str | None = None, token_endpoint: str | None = None) -> AuthConfig:
+    def from_options(
+        cls,
+        *,
+        client_id: str | None = None,
+        private_key_path: str | Path | None = None,
+        key_id: str | None = None,
+        token_file: str | Path | None = None,
+        bearer_env: str | None = None,
+        scope: str | None = None,
+        private_key_env: str | None = None,
+        private_key_pem: str | bytes | None = None,
+        bearer_token: str | None = None,
+        token_endpoint: str | None = None,
+    ) -> AuthConfig:
         """Build from CLI-style inputs; file/env names are read here, the values are kept masked.
 
         SMART Backend Services: client_id + one of private_key_path / private_key_env / private_key_pem.
@@ -100,8 +109,10 @@ class AuthConfig:
         if len(key_sources) > 1 or len(token_sources) > 1:
             raise AuthError("give one private key source and at most one bearer-token source")
         if key_sources and token_sources:
-            raise AuthError("choose either SMART Backend Services (--client-id/--private-key) or a static "
-                            "bearer token (--token-file/--token-env), not both")
+            raise AuthError(
+                "choose either SMART Backend Services (--client-id/--private-key) or a static "
+                "bearer token (--token-file/--token-env), not both"
+            )
         if token_sources:
             if token_file:
                 value = _read_secret_file(token_file, "token").decode("utf-8", "replace").strip()
@@ -128,8 +139,14 @@ class AuthConfig:
             else:
                 pem = private_key_pem.encode() if isinstance(private_key_pem, str) else private_key_pem
             _load_key(pem)  # fail early on a bad key, without echoing it
-            return cls(kind="smart", client_id=client_id, key_id=key_id, scope=scope or DEFAULT_SCOPE,
-                       token_endpoint=token_endpoint, private_key=Secret(pem))
+            return cls(
+                kind="smart",
+                client_id=client_id,
+                key_id=key_id,
+                scope=scope or DEFAULT_SCOPE,
+                token_endpoint=token_endpoint,
+                private_key=Secret(pem),
+            )
         return cls()
 
     def describe(self) -> str:
@@ -150,7 +167,11 @@ def _load_key(pem: bytes):
     try:
         key = serialization.load_pem_private_key(pem, password=None)
     except (ValueError, TypeError) as exc:
-        reason = "encrypted keys are not supported" if "password" in str(exc).lower() else "not a PEM private key"
+        reason = (
+            "encrypted keys are not supported"
+            if "password" in str(exc).lower()
+            else "not a PEM private key"
+        )
         raise AuthError(f"private key unusable: {reason}") from None
     if isinstance(key, rsa.RSAPrivateKey):
         return "RS384", key
@@ -167,11 +188,19 @@ def jwk_thumbprint(public_key) -> str:
     """RFC 7638 thumbprint, used as `kid` when none was configured."""
     if isinstance(public_key, rsa.RSAPublicKey):
         n = public_key.public_numbers()
-        members = {"e": _b64(n.e.to_bytes((n.e.bit_length() + 7) // 8, "big")), "kty": "RSA",
-                   "n": _b64(n.n.to_bytes((n.n.bit_length() + 7) // 8, "big"))}
+        members = {
+            "e": _b64(n.e.to_bytes((n.e.bit_length() + 7) // 8, "big")),
+            "kty": "RSA",
+            "n": _b64(n.n.to_bytes((n.n.bit_length() + 7) // 8, "big")),
+        }
     else:
         n = public_key.public_numbers()
-        members = {"crv": "P-384", "kty": "EC", "x": _b64(n.x.to_bytes(48, "big")), "y": _b64(n.y.to_bytes(48, "big"))}
+        members = {
+            "crv": "P-384",
+            "kty": "EC",
+            "x": _b64(n.x.to_bytes(48, "big")),
+            "y": _b64(n.y.to_bytes(48, "big")),
+        }
     canon = json.dumps(members, separators=(",", ":"), sort_keys=True).encode()
     return _b64(hashlib.sha256(canon).digest())
 
@@ -217,8 +246,12 @@ class SmartBackendAuth(TokenSource):
 
     def _discover(self) -> str:
         try:
-            doc, _ = self.session.get_json(".well-known/smart-configuration", "SMART discovery",
-                                           accept="application/json", token_policy="none")
+            doc, _ = self.session.get_json(
+                ".well-known/smart-configuration",
+                "SMART discovery",
+                accept="application/json",
+                token_policy="none",
+            )
             endpoint = doc.get("token_endpoint")
             if isinstance(endpoint, str) and endpoint:
                 return endpoint
@@ -226,13 +259,15 @@ class SmartBackendAuth(TokenSource):
             pass
         doc, _ = self.session.get_json("metadata", "CapabilityStatement", token_policy="none")
         for rest in doc.get("rest") or []:
-            for ext in ((rest.get("security") or {}).get("extension") or []):
+            for ext in (rest.get("security") or {}).get("extension") or []:
                 if ext.get("url") == OAUTH_URIS:
                     for sub in ext.get("extension") or []:
                         if sub.get("url") == "token" and sub.get("valueUri"):
                             return sub["valueUri"]
-        raise AuthError(f"no token endpoint: {redact_url(self.session.url('.well-known/smart-configuration'))} "
-                        "and the CapabilityStatement do not name one")
+        raise AuthError(
+            f"no token endpoint: {redact_url(self.session.url('.well-known/smart-configuration'))} "
+            "and the CapabilityStatement do not name one"
+        )
 
     def _request_token(self) -> None:
         if not self.token_endpoint:
@@ -241,13 +276,27 @@ class SmartBackendAuth(TokenSource):
         if not endpoint.startswith("https://") and self.session.verify_tls:
             host = endpoint.split("/")[2].rsplit(":", 1)[0] if "://" in endpoint else ""
             if host not in ("127.0.0.1", "localhost", "[::1]"):
-                raise AuthError(f"token endpoint {redact_url(endpoint)} is not https (use --insecure to allow)")
+                raise AuthError(
+                    f"token endpoint {redact_url(endpoint)} is not https (use --insecure to allow)"
+                )
         now = int(time.time())
-        claims = {"iss": self.config.client_id, "sub": self.config.client_id, "aud": endpoint,
-                  "exp": now + 290, "iat": now, "jti": uuid.uuid4().hex}
-        assertion = jwt.encode(claims, self._key, algorithm=self.alg, headers={"kid": self.kid, "typ": "JWT"})
-        form = {"grant_type": "client_credentials", "scope": self.config.scope,
-                "client_assertion_type": ASSERTION_TYPE, "client_assertion": assertion}
+        claims = {
+            "iss": self.config.client_id,
+            "sub": self.config.client_id,
+            "aud": endpoint,
+            "exp": now + 290,
+            "iat": now,
+            "jti": uuid.uuid4().hex,
+        }
+        assertion = jwt.encode(
+            claims, self._key, algorithm=self.alg, headers={"kid": self.kid, "typ": "JWT"}
+        )
+        form = {
+            "grant_type": "client_credentials",
+            "scope": self.config.scope,
+            "client_assertion_type": ASSERTION_TYPE,
+            "client_assertion": assertion,
+        }
 
         def handle(resp):
             body = resp.read()
@@ -258,13 +307,17 @@ class SmartBackendAuth(TokenSource):
             if resp.status_code != 200 or not isinstance(doc, dict) or not doc.get("access_token"):
                 error = doc.get("error", "") if isinstance(doc, dict) else ""
                 desc = doc.get("error_description", "") if isinstance(doc, dict) else ""
-                detail = " ".join(x for x in (str(error), str(desc)) if x)[:200] or "no access_token in reply"
-                raise AuthError(f"token request refused: HTTP {resp.status_code} from {redact_url(endpoint)}: "
-                                f"{detail}")
+                detail = (
+                    " ".join(x for x in (str(error), str(desc)) if x)[:200] or "no access_token in reply"
+                )
+                raise AuthError(
+                    f"token request refused: HTTP {resp.status_code} from {redact_url(endpoint)}: {detail}"
+                )
             return doc
 
-        doc = self.session.call("POST", endpoint, handle, data=form, headers={"Accept": "application/json"},
-                                token_policy="none")
+        doc = self.session.call(
+            "POST", endpoint, handle, data=form, headers={"Accept": "application/json"}, token_policy="none"
+        )
         try:
             lifetime = float(doc.get("expires_in") or 300)
         except (TypeError, ValueError):

@@ -32,7 +32,7 @@ class AuthError(ExtractError):
 
 
 class ServerUnreachableError(ExtractError):
-    """No HTTP answer at all: DNS, connection refused, TLS verification failure, repeated dropped connections."""
+    """No HTTP answer: DNS, connection refused, TLS verification failure, repeated dropped connections."""
 
     exit_code = 9
 
@@ -44,7 +44,7 @@ class ExportFailedError(ExtractError):
 
 
 class BulkNotSupportedError(FhirServerError):
-    """Kick-off answered 404/405/501: the server has no $export at this level (auto mode falls back to search)."""
+    """Kick-off answered 404/405/501: no $export at this level (auto mode falls back to search)."""
 
 
 class ExtractAborted(ExtractError):

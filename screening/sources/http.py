@@ -34,17 +34,33 @@ T = TypeVar("T")
 
 USER_AGENT = "osteoscreen-extract/0.1"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-SAFE_QUERY_KEYS = frozenset({
-    "_type", "_count", "_since", "_lastUpdated", "category", "code", "_outputFormat", "_typeFilter",
-    "_elements", "_sort", "_summary", "status", "_include", "_revinclude", "_format",
-})
+SAFE_QUERY_KEYS = frozenset(
+    {
+        "_type",
+        "_count",
+        "_since",
+        "_lastUpdated",
+        "category",
+        "code",
+        "_outputFormat",
+        "_typeFilter",
+        "_elements",
+        "_sort",
+        "_summary",
+        "status",
+        "_include",
+        "_revinclude",
+        "_format",
+    }
+)
 NOT_ID_TYPES = frozenset({"Group", "metadata"})
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------
 # Redaction and parsing helpers
-# --------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------
+
 
 def redact_url(url: str | httpx.URL) -> str:
     """The URL for messages: no user info, query values masked unless harmless, ids after a type masked."""
@@ -55,10 +71,18 @@ def redact_url(url: str | httpx.URL) -> str:
     segments = parts.path.split("/")
     for i in range(1, len(segments)):
         prev, seg = segments[i - 1], segments[i]
-        if (prev[:1].isupper() and prev not in NOT_ID_TYPES and seg and not seg.startswith("$")
-                and seg != "_history" and not prev.startswith("$")):
+        if (
+            prev[:1].isupper()
+            and prev not in NOT_ID_TYPES
+            and seg
+            and not seg.startswith("$")
+            and seg != "_history"
+            and not prev.startswith("$")
+        ):
             segments[i] = ":id"
-    query = [(k, v if k in SAFE_QUERY_KEYS else "***") for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+    query = [
+        (k, v if k in SAFE_QUERY_KEYS else "***") for k, v in parse_qsl(parts.query, keep_blank_values=True)
+    ]
     return urlunsplit((parts.scheme, host, "/".join(segments), urlencode(query, safe="|,:/?=*"), ""))
 
 
@@ -69,7 +93,7 @@ def origin(url: str | httpx.URL) -> tuple[str, str, int]:
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date); None when absent or unreadable."""
+    """Seconds from a Retry-After header (delta-seconds or HTTP-date); None when absent or unreadable."""
     if value is None or not value.strip():
         return None
     value = value.strip()
@@ -116,7 +140,9 @@ def outcome_codes(body: bytes) -> list[str]:
     return [str(i.get("code")) for i in doc.get("issue") or [] if isinstance(i, dict)]
 
 
-def fhir_error(resp: httpx.Response, what: str, body: bytes | None = None, cls=FhirServerError) -> Exception:
+def fhir_error(
+    resp: httpx.Response, what: str, body: bytes | None = None, cls=FhirServerError
+) -> Exception:
     if body is None:
         try:
             body = resp.read()[:65536]
@@ -124,16 +150,19 @@ def fhir_error(resp: httpx.Response, what: str, body: bytes | None = None, cls=F
             body = b""
     if resp.status_code == 401:
         cls = AuthError
-    msg = (f"{what}: HTTP {resp.status_code} {resp.reason_phrase} from {redact_url(resp.request.url)}: "
-           f"{operation_outcome_text(body)}")
+    msg = (
+        f"{what}: HTTP {resp.status_code} {resp.reason_phrase} from {redact_url(resp.request.url)}: "
+        f"{operation_outcome_text(body)}"
+    )
     if cls is FhirServerError or issubclass(cls, FhirServerError):
         return cls(msg, status=resp.status_code)
     return cls(msg)
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------
 # Retry policy
-# --------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------
+
 
 class RetryableStatus(Exception):
     """A 429/5xx answer worth another try; carries the server's Retry-After (seconds) if it sent one."""
@@ -144,7 +173,7 @@ class RetryableStatus(Exception):
 
 
 class MalformedResponse(Exception):
-    """A 200 answer whose body is not what FHIR promises (truncated JSON, not a Bundle): retried, then fatal."""
+    """A 200 whose body is not what FHIR promises (truncated JSON, not a Bundle): retried, then fatal."""
 
 
 @dataclass(frozen=True)
@@ -153,9 +182,9 @@ class RetryPolicy:
     wait_initial: float = 1.0
     wait_max: float = 60.0
     wait_jitter: float = 1.0
-    max_retry_after: float = 300.0   # a server asking for longer still gets polled after this many seconds
-    timeout: float | None = None     # total time budget per request (None: attempts bound it)
-    poll_initial: float = 1.0        # status polling without Retry-After: 1 s doubling to poll_max
+    max_retry_after: float = 300.0  # a server asking for longer still gets polled after this many seconds
+    timeout: float | None = None  # total time budget per request (None: attempts bound it)
+    poll_initial: float = 1.0  # status polling without Retry-After: 1 s doubling to poll_max
     poll_max: float = 60.0
     poll_timeout: float = 48 * 3600.0
 
@@ -182,9 +211,10 @@ def make_retry_hook(policy: RetryPolicy) -> Callable[[Exception], bool | float]:
     return hook
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------
 # Session
-# --------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------
+
 
 class TokenSource:
     """Interface of auth.py's token providers."""
@@ -201,8 +231,16 @@ class TokenSource:
 class FhirSession:
     """One httpx client bound to a FHIR base URL, with the project's token, redirect and retry policy."""
 
-    def __init__(self, base_url: str, *, tokens: TokenSource | None = None, verify_tls: bool = True,
-                 policy: RetryPolicy | None = None, max_connections: int = 8, timeout: float = 120.0):
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        tokens: TokenSource | None = None,
+        verify_tls: bool = True,
+        policy: RetryPolicy | None = None,
+        max_connections: int = 8,
+        timeout: float = 120.0,
+    ):
         base_url = base_url.strip()
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -218,7 +256,9 @@ class FhirSession:
         for noisy in ("httpx", "httpcore"):  # they log full URLs (patient ids) at INFO/DEBUG
             logging.getLogger(noisy).setLevel(logging.WARNING)
         self.client = httpx.Client(
-            verify=verify_tls, follow_redirects=False, http2=False,
+            verify=verify_tls,
+            follow_redirects=False,
+            http2=False,
             timeout=httpx.Timeout(timeout, connect=20.0),
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
             headers={"User-Agent": USER_AGENT},
@@ -238,27 +278,38 @@ class FhirSession:
     def same_origin(self, url: str | httpx.URL) -> bool:
         return origin(url) == self.origin
 
-    # -- token placement ---------------------------------------------------------------------------------------
+    # -- token placement -----
 
     def _token_for(self, url: httpx.URL, token_policy: str) -> str | None:
-        """token_policy: 'api' (send to the FHIR origin), 'file-required' (files when requiresAccessToken), 'none'."""
+        """token_policy: 'api' (FHIR origin), 'file-required' (files when requiresAccessToken), 'none'."""
         if self.tokens is None or token_policy == "none" or not self.same_origin(url):
             return None
         if url.scheme != "https" and (url.host or "") not in _LOOPBACK and self.verify_tls:
-            raise AuthError(f"refusing to send a bearer token over plain http to {redact_url(url)} "
-                            "(use https, or --insecure to allow it)")
+            raise AuthError(
+                f"refusing to send a bearer token over plain http to {redact_url(url)} "
+                "(use https, or --insecure to allow it)"
+            )
         return self.tokens.token()
 
-    # -- one attempt -------------------------------------------------------------------------------------------
+    # -- one attempt -----
 
     @contextlib.contextmanager
-    def open(self, method: str, url: str, *, params=None, headers: dict | None = None, data=None,
-             token_policy: str = "api", max_redirects: int = 5,
-             retry_statuses: frozenset[int] = RETRY_STATUSES) -> Iterator[httpx.Response]:
+    def open(
+        self,
+        method: str,
+        url: str,
+        *,
+        params=None,
+        headers: dict | None = None,
+        data=None,
+        token_policy: str = "api",
+        max_redirects: int = 5,
+        retry_statuses: frozenset[int] = RETRY_STATUSES,
+    ) -> Iterator[httpx.Response]:
         """One attempt (with one 401 re-authorisation and manual redirects); yields a streaming response.
 
-        Raises RetryableStatus for 429/5xx and httpx.TransportError for dropped connections; the caller's retry
-        loop decides. Other statuses are yielded for the caller to interpret.
+        Raises RetryableStatus for 429/5xx and httpx.TransportError for dropped connections; the
+        caller's retry loop decides. Other statuses are yielded for the caller to interpret.
         """
         target = httpx.URL(self.url(url), params=params) if params else httpx.URL(self.url(url))
         reauthorised = False
@@ -296,42 +347,64 @@ class FhirSession:
                     body = b""
                 finally:
                     resp.close()
-                raise RetryableStatus(resp.status_code, redact_url(target),
-                                      parse_retry_after(resp.headers.get("retry-after")),
-                                      operation_outcome_text(body))
+                raise RetryableStatus(
+                    resp.status_code,
+                    redact_url(target),
+                    parse_retry_after(resp.headers.get("retry-after")),
+                    operation_outcome_text(body),
+                )
             try:
                 yield resp
             finally:
                 resp.close()
             return
 
-    # -- with retries ------------------------------------------------------------------------------------------
+    # -- with retries -----
 
     def call(self, method: str, url: str, handle: Callable[[httpx.Response], T], **kw) -> T:
         """Run one request with retries; `handle` consumes the streaming response inside the attempt."""
         p = self.policy
         try:
             for attempt in stamina.retry_context(
-                    on=self._hook, attempts=p.attempts, timeout=p.timeout, wait_initial=p.wait_initial,
-                    wait_max=p.wait_max, wait_jitter=p.wait_jitter):
+                on=self._hook,
+                attempts=p.attempts,
+                timeout=p.timeout,
+                wait_initial=p.wait_initial,
+                wait_max=p.wait_max,
+                wait_jitter=p.wait_jitter,
+            ):
                 with attempt, self.open(method, url, **kw) as resp:
                     return handle(resp)
         except RetryableStatus as exc:
-            raise FhirServerError(f"{method} gave up after {p.attempts} attempts: HTTP {exc.status} from "
-                                  f"{exc.url}: {exc.detail}", status=exc.status) from None
+            raise FhirServerError(
+                f"{method} gave up after {p.attempts} attempts: HTTP {exc.status} from "
+                f"{exc.url}: {exc.detail}",
+                status=exc.status,
+            ) from None
         except MalformedResponse as exc:
             from screening.sources.errors import ExportFailedError
 
             raise ExportFailedError(f"{exc} (after {p.attempts} attempts)") from None
         except httpx.TransportError as exc:
             kind = "TLS certificate verification failed" if _is_tls_failure(exc) else type(exc).__name__
-            raise ServerUnreachableError(f"{method} {redact_url(self.url(url))}: {kind}"
-                                         f"{'' if _is_tls_failure(exc) else ' (after retries)'}") from None
+            raise ServerUnreachableError(
+                f"{method} {redact_url(self.url(url))}: {kind}"
+                f"{'' if _is_tls_failure(exc) else ' (after retries)'}"
+            ) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def get_json(self, url: str, what: str, *, params=None, accept: str = "application/fhir+json",
-                 ok: tuple[int, ...] = (200,), token_policy: str = "api") -> tuple[dict, httpx.Headers]:
-        """GET a JSON document (retrying 429/5xx/drops and malformed JSON); other statuses raise FhirServerError."""
+    def get_json(
+        self,
+        url: str,
+        what: str,
+        *,
+        params=None,
+        accept: str = "application/fhir+json",
+        ok: tuple[int, ...] = (200,),
+        token_policy: str = "api",
+    ) -> tuple[dict, httpx.Headers]:
+        """GET a JSON document (retrying 429/5xx/drops/malformed JSON); other statuses raise."""
+
         def handle(resp: httpx.Response) -> tuple[dict, httpx.Headers]:
             body = resp.read()
             if resp.status_code not in ok:
@@ -339,13 +412,18 @@ class FhirSession:
             try:
                 doc = orjson.loads(body)
             except orjson.JSONDecodeError:
-                raise MalformedResponse(f"{what}: malformed JSON from {redact_url(resp.request.url)}") from None
+                raise MalformedResponse(
+                    f"{what}: malformed JSON from {redact_url(resp.request.url)}"
+                ) from None
             if not isinstance(doc, dict):
-                raise MalformedResponse(f"{what}: JSON from {redact_url(resp.request.url)} is not an object")
+                raise MalformedResponse(
+                    f"{what}: JSON from {redact_url(resp.request.url)} is not an object"
+                )
             return doc, resp.headers
 
-        return self.call("GET", url, handle, params=params, headers={"Accept": accept},
-                         token_policy=token_policy)
+        return self.call(
+            "GET", url, handle, params=params, headers={"Accept": accept}, token_policy=token_policy
+        )
 
 
 def server_time(headers: httpx.Headers) -> str:
