@@ -35,7 +35,9 @@ def export_task(db: str, out: str) -> dict:
 
 
 @flow(name="screening-pipeline", log_prints=False)
-def screening_pipeline(source: str, db: str, out: str, as_of: date | None = None, config_dir: str | None = None) -> dict:
+def screening_pipeline(
+    source: str, db: str, out: str, as_of: date | None = None, config_dir: str | None = None
+) -> dict:
     """The main job on local files (a landing folder from `osteoscreen extract` is a local folder too)."""
     os.umask(0o077)  # deployments run the flow without the CLI: keep database and worklist owner-only here too
     as_of = as_of or date.today()
