@@ -79,104 +79,104 @@ CREATE OR REPLACE TEMP TABLE _base AS
     SELECT r.rec_no, r.rtype, r.c, r.full_url, r.file_kind, r.source_file,
            CASE WHEN json_type(c.id) = 'VARCHAR' THEN c.id ->> '$' END AS id_text,
            regexp_extract(regexp_replace(r.source_file, '^.*/', ''), '^([A-Z][A-Za-z]+)', 1) AS file_type,
-           coalesce(m.ref, c.subject.reference) AS subject_resolved
+           coalesce(m.ref, c.subject.reference) AS subject_resolved,
+           CASE WHEN r.c.dosage IS NOT NULL AND json_type(r.c.dosage) = 'ARRAY'
+                THEN json_extract(r.c.dosage, '$[0].doseAndRate[0].doseQuantity.value') END AS dose_ms,
+           CASE WHEN r.c.dosage IS NOT NULL AND json_type(r.c.dosage) = 'OBJECT'
+                THEN json_extract(r.c.dosage, '$.dose.value') END AS dose_ma,
+           CASE WHEN r.c.dosageInstruction IS NOT NULL
+                THEN json_extract(r.c.dosageInstruction, '$[0].doseAndRate[0].doseQuantity.value') END AS dose_mr,
+           CASE WHEN r.c.dosage IS NOT NULL AND json_type(r.c.dosage) = 'ARRAY'
+                THEN json_extract(r.c.dosage, '$[0].timing.repeat.period') END AS period_ms,
+           CASE WHEN r.c.dosageInstruction IS NOT NULL
+                THEN json_extract(r.c.dosageInstruction, '$[0].timing.repeat.period') END AS period_mr
     FROM _res r
     LEFT JOIN _ref_map_new m ON m.source_file = r.source_file AND m.full_url = r.c.subject.reference;
 
+-- One pass: every check yields a {field, reason} or NULL; a record with any problem is quarantined.
 CREATE OR REPLACE TEMP TABLE _problem AS
-WITH base AS (SELECT * FROM _base), p AS (
-    SELECT rec_no, 'id' AS field, 'missing id' AS reason
-    FROM base WHERE c.id IS NULL AND coalesce(full_url, '') NOT LIKE 'urn:uuid:%'
-    UNION ALL
-    SELECT rec_no, 'id', 'id is not a valid FHIR id (1-64 of A-Z a-z 0-9 - .)'
-    FROM base WHERE c.id IS NOT NULL
-      AND (id_text IS NULL OR NOT regexp_full_match(id_text, '[A-Za-z0-9\-\.]{1,64}'))
-    UNION ALL
-    SELECT rec_no, 'resourceType', 'resourceType ' || rtype || ' in a file for ' || file_type
-    FROM base WHERE file_kind = 'ndjson' AND file_type IN (SELECT rtype FROM _known_types) AND rtype <> file_type
-    UNION ALL
-    SELECT rec_no, 'subject', 'missing subject reference'
-    FROM base WHERE rtype IN (SELECT rtype FROM _subject_types) AND c.subject.reference IS NULL
-    UNION ALL
-    SELECT rec_no, 'subject', 'subject reference ' || c.subject.reference || ' resolves to no entry of its Bundle'
-    FROM base WHERE rtype IN (SELECT rtype FROM _subject_types)
-      AND c.subject.reference LIKE 'urn:uuid:%' AND subject_resolved LIKE 'urn:uuid:%'
-    UNION ALL
-    SELECT rec_no, 'subject', 'subject is not a Patient reference'
-    FROM base WHERE rtype IN (SELECT rtype FROM _subject_types)
-      AND c.subject.reference IS NOT NULL AND c.subject.reference NOT LIKE 'urn:uuid:%'
-      AND ref_id(subject_resolved, 'Patient') IS NULL
-    UNION ALL
-    SELECT rec_no, 'status', 'missing required status'
-    FROM base WHERE rtype IN (SELECT rtype FROM _status_vs) AND c.status IS NULL
-    UNION ALL
-    SELECT b.rec_no, 'status', 'status ' || CAST(b.c.status AS VARCHAR) || ' is not in the FHIR value set'
-    FROM base b JOIN _status_vs v ON v.rtype = b.rtype
-    WHERE b.c.status IS NOT NULL
-      AND (json_type(b.c.status) <> 'VARCHAR' OR NOT list_contains(v.codes, b.c.status ->> '$'))
-    UNION ALL
-    SELECT rec_no, f.field, 'invalid date ''' || f.val || ''''
-    FROM base, LATERAL (SELECT unnest(list_filter([
-        {'field': 'birthDate', 'val': c.birthDate},
-        {'field': 'effectiveDateTime', 'val': c.effectiveDateTime},
-        {'field': 'effectiveInstant', 'val': c.effectiveInstant},
-        {'field': 'effectivePeriod.start', 'val': c.effectivePeriod."start"},
-        {'field': 'effectivePeriod.end', 'val': c.effectivePeriod."end"},
-        {'field': 'issued', 'val': c.issued},
-        {'field': 'onsetDateTime', 'val': c.onsetDateTime},
-        {'field': 'recordedDate', 'val': c.recordedDate},
-        {'field': 'abatementDateTime', 'val': c.abatementDateTime},
-        {'field': 'authoredOn', 'val': c.authoredOn},
-        {'field': 'dateAsserted', 'val': c.dateAsserted},
-        {'field': 'performedDateTime', 'val': c.performedDateTime},
-        {'field': 'performedPeriod.start', 'val': c.performedPeriod."start"},
-        {'field': 'performedPeriod.end', 'val': c.performedPeriod."end"},
-        {'field': 'dispenseRequest.validityPeriod.start', 'val': c.dispenseRequest.validityPeriod."start"},
-        {'field': 'dispenseRequest.validityPeriod.end', 'val': c.dispenseRequest.validityPeriod."end"},
-        {'field': 'meta.lastUpdated', 'val': c.meta.lastUpdated}
-    ], lambda x: x.val IS NOT NULL AND fhir_date_invalid(x.val))) AS f)
-    UNION ALL
-    SELECT rec_no, 'effectivePeriod', 'effectivePeriod ends before it starts'
-    FROM base WHERE fhir_date_end(c.effectivePeriod."end") < fhir_date(c.effectivePeriod."start")
-    UNION ALL
-    SELECT rec_no, n.field, 'a number written as ' || lower(json_type(n.val))
-           || ' (' || left(CAST(n.val AS VARCHAR), 40) || '); FHIR JSON requires a JSON number'
-    FROM base, LATERAL (SELECT unnest([
-        {'field': 'valueQuantity.value', 'val': c.valueQuantity.value},
-        {'field': 'dosage[0].doseAndRate[0].doseQuantity.value',
-         'val': json_extract(c.dosage, '$[0].doseAndRate[0].doseQuantity.value')},
-        {'field': 'dosage.dose.value', 'val': json_extract(c.dosage, '$.dose.value')},
-        {'field': 'dosageInstruction[0].doseAndRate[0].doseQuantity.value',
-         'val': json_extract(c.dosageInstruction, '$[0].doseAndRate[0].doseQuantity.value')},
-        {'field': 'dispenseRequest.expectedSupplyDuration.value',
-         'val': c.dispenseRequest.expectedSupplyDuration.value}
-    ]) AS n)
-    WHERE n.val IS NOT NULL AND json_type(n.val) NOT IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'HUGEINT')
-    UNION ALL
-    SELECT rec_no, 'dispenseRequest.expectedSupplyDuration.value', 'supply duration must be positive'
-    FROM base WHERE json_type(c.dispenseRequest.expectedSupplyDuration.value) IN ('BIGINT', 'UBIGINT', 'DOUBLE')
-      AND CAST(c.dispenseRequest.expectedSupplyDuration.value AS DOUBLE) <= 0
-    UNION ALL
-    SELECT rec_no, d.field, 'timing period must be positive'
-    FROM base, LATERAL (SELECT unnest([
-        {'field': 'dosage[0].timing.repeat.period', 'val': json_extract(c.dosage, '$[0].timing.repeat.period')},
-        {'field': 'dosageInstruction[0].timing.repeat.period',
-         'val': json_extract(c.dosageInstruction, '$[0].timing.repeat.period')}
-    ]) AS d)
-    WHERE json_type(d.val) IN ('BIGINT', 'UBIGINT', 'DOUBLE') AND CAST(d.val AS DOUBLE) <= 0
-    UNION ALL
-    SELECT rec_no, d.field, 'dose must not be negative'
-    FROM base, LATERAL (SELECT unnest([
-        {'field': 'dosage[0].doseAndRate[0].doseQuantity.value',
-         'val': json_extract(c.dosage, '$[0].doseAndRate[0].doseQuantity.value')},
-        {'field': 'dosage.dose.value', 'val': json_extract(c.dosage, '$.dose.value')},
-        {'field': 'dosageInstruction[0].doseAndRate[0].doseQuantity.value',
-         'val': json_extract(c.dosageInstruction, '$[0].doseAndRate[0].doseQuantity.value')}
-    ]) AS d)
-    WHERE json_type(d.val) IN ('BIGINT', 'DOUBLE') AND CAST(d.val AS DOUBLE) < 0
+WITH checks AS (
+    SELECT b.rec_no,
+        list_filter([
+            CASE WHEN b.c.id IS NULL AND coalesce(b.full_url, '') NOT LIKE 'urn:uuid:%'
+                 THEN {'field': 'id', 'reason': 'missing id'} END,
+            CASE WHEN b.c.id IS NOT NULL
+                      AND (b.id_text IS NULL OR NOT regexp_full_match(b.id_text, '[A-Za-z0-9\-\.]{1,64}'))
+                 THEN {'field': 'id', 'reason': 'id is not a valid FHIR id (1-64 of A-Z a-z 0-9 - .)'} END,
+            CASE WHEN b.file_kind = 'ndjson' AND b.rtype <> b.file_type AND kt.rtype IS NOT NULL
+                 THEN {'field': 'resourceType', 'reason': 'resourceType ' || b.rtype || ' in a file for ' || b.file_type}
+            END,
+            CASE WHEN st.rtype IS NOT NULL AND b.c.subject.reference IS NULL
+                 THEN {'field': 'subject', 'reason': 'missing subject reference'} END,
+            CASE WHEN st.rtype IS NOT NULL AND b.c.subject.reference LIKE 'urn:uuid:%'
+                      AND b.subject_resolved LIKE 'urn:uuid:%'
+                 THEN {'field': 'subject', 'reason': 'subject reference ' || b.c.subject.reference
+                                                    || ' resolves to no entry of its Bundle'} END,
+            CASE WHEN st.rtype IS NOT NULL AND b.c.subject.reference IS NOT NULL
+                      AND b.c.subject.reference NOT LIKE 'urn:uuid:%' AND ref_id(b.subject_resolved, 'Patient') IS NULL
+                 THEN {'field': 'subject', 'reason': 'subject is not a Patient reference'} END,
+            CASE WHEN v.rtype IS NOT NULL AND b.c.status IS NULL
+                 THEN {'field': 'status', 'reason': 'missing required status'} END,
+            CASE WHEN v.rtype IS NOT NULL AND b.c.status IS NOT NULL
+                      AND (json_type(b.c.status) <> 'VARCHAR' OR NOT list_contains(v.codes, b.c.status ->> '$'))
+                 THEN {'field': 'status', 'reason': 'status ' || CAST(b.c.status AS VARCHAR)
+                                                   || ' is not in the FHIR value set'} END,
+            CASE WHEN fhir_date_end(b.c.effectivePeriod."end") < fhir_date(b.c.effectivePeriod."start")
+                 THEN {'field': 'effectivePeriod', 'reason': 'effectivePeriod ends before it starts'} END,
+            CASE WHEN json_type(b.c.dispenseRequest.expectedSupplyDuration.value) IN ('BIGINT', 'UBIGINT', 'DOUBLE')
+                      AND CAST(b.c.dispenseRequest.expectedSupplyDuration.value AS DOUBLE) <= 0
+                 THEN {'field': 'dispenseRequest.expectedSupplyDuration.value',
+                       'reason': 'supply duration must be positive'} END
+        ], lambda x: x IS NOT NULL)
+        || list_transform(list_filter([
+            {'field': 'birthDate', 'val': b.c.birthDate},
+            {'field': 'effectiveDateTime', 'val': b.c.effectiveDateTime},
+            {'field': 'effectiveInstant', 'val': b.c.effectiveInstant},
+            {'field': 'effectivePeriod.start', 'val': b.c.effectivePeriod."start"},
+            {'field': 'effectivePeriod.end', 'val': b.c.effectivePeriod."end"},
+            {'field': 'issued', 'val': b.c.issued},
+            {'field': 'onsetDateTime', 'val': b.c.onsetDateTime},
+            {'field': 'recordedDate', 'val': b.c.recordedDate},
+            {'field': 'abatementDateTime', 'val': b.c.abatementDateTime},
+            {'field': 'authoredOn', 'val': b.c.authoredOn},
+            {'field': 'dateAsserted', 'val': b.c.dateAsserted},
+            {'field': 'performedDateTime', 'val': b.c.performedDateTime},
+            {'field': 'performedPeriod.start', 'val': b.c.performedPeriod."start"},
+            {'field': 'performedPeriod.end', 'val': b.c.performedPeriod."end"},
+            {'field': 'dispenseRequest.validityPeriod.start', 'val': b.c.dispenseRequest.validityPeriod."start"},
+            {'field': 'dispenseRequest.validityPeriod.end', 'val': b.c.dispenseRequest.validityPeriod."end"},
+            {'field': 'meta.lastUpdated', 'val': b.c.meta.lastUpdated}
+        ], lambda x: x.val IS NOT NULL AND fhir_date_invalid(x.val)),
+            lambda x: {'field': x.field, 'reason': 'invalid date ''' || x.val || ''''})
+        || list_transform(list_filter([
+            {'field': 'valueQuantity.value', 'val': b.c.valueQuantity.value},
+            {'field': 'dosage[0].doseAndRate[0].doseQuantity.value', 'val': b.dose_ms},
+            {'field': 'dosage.dose.value', 'val': b.dose_ma},
+            {'field': 'dosageInstruction[0].doseAndRate[0].doseQuantity.value', 'val': b.dose_mr},
+            {'field': 'dispenseRequest.expectedSupplyDuration.value',
+             'val': b.c.dispenseRequest.expectedSupplyDuration.value}
+        ], lambda x: x.val IS NOT NULL AND json_type(x.val) NOT IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'HUGEINT')),
+            lambda x: {'field': x.field, 'reason': 'a number written as ' || lower(json_type(x.val)) || ' ('
+                       || left(CAST(x.val AS VARCHAR), 40) || '); FHIR JSON requires a JSON number'})
+        || list_transform(list_filter([
+            {'field': 'dosage[0].timing.repeat.period', 'val': b.period_ms},
+            {'field': 'dosageInstruction[0].timing.repeat.period', 'val': b.period_mr}
+        ], lambda x: json_type(x.val) IN ('BIGINT', 'UBIGINT', 'DOUBLE') AND CAST(x.val AS DOUBLE) <= 0),
+            lambda x: {'field': x.field, 'reason': 'timing period must be positive'})
+        || list_transform(list_filter([
+            {'field': 'dosage[0].doseAndRate[0].doseQuantity.value', 'val': b.dose_ms},
+            {'field': 'dosage.dose.value', 'val': b.dose_ma},
+            {'field': 'dosageInstruction[0].doseAndRate[0].doseQuantity.value', 'val': b.dose_mr}
+        ], lambda x: json_type(x.val) IN ('BIGINT', 'DOUBLE') AND CAST(x.val AS DOUBLE) < 0),
+            lambda x: {'field': x.field, 'reason': 'dose must not be negative'}) AS problems
+    FROM _base b
+    LEFT JOIN _status_vs v ON v.rtype = b.rtype
+    LEFT JOIN _subject_types st ON st.rtype = b.rtype
+    LEFT JOIN _known_types kt ON kt.rtype = b.file_type
 )
-SELECT rec_no, first(field ORDER BY field) AS field, string_agg(field || ': ' || reason, '; ' ORDER BY field) AS reason
-FROM p GROUP BY rec_no;
+SELECT rec_no, problems[1].field AS field,
+       array_to_string(list_transform(problems, lambda x: x.field || ': ' || x.reason), '; ') AS reason
+FROM checks WHERE len(problems) > 0;
 
 DROP TABLE _base;
 
