@@ -97,8 +97,8 @@ def _print_summary(summary: dict) -> None:
         f"database:  {summary['db']}",
         f"worklist:  {export['worklist']}",
         f"records:   {load['records_read']} read = {load['loaded']} loaded + {load['quarantined']} quarantined"
-        f" ({load['files']} files)",
-        f"patients:  {summary['screen'].get('patients_screened', '?')} screened, {export['listed']} listed "
+        f" ({load['files']} files, {load['patients']} Patient resources in the database)",
+        f"flagged:   {export['listed']} patients on the worklist "
         f"(high {prio.get('high', 0)}, medium {prio.get('medium', 0)}, low {prio.get('low', 0)})",
     ]
     if load["quarantined"]:

@@ -23,7 +23,8 @@ def load_step(source: Path, db: Path) -> dict:
             result = load_source(con, Path(source))
         except SourceError as exc:
             raise InputPathError(str(exc)) from None
-        return result.as_dict()
+        (patients,) = con.execute("SELECT count(*) FROM patient").fetchone()
+        return {**result.as_dict(), "patients": patients}
     finally:
         con.close()
 
