@@ -62,15 +62,33 @@ def run(
     config: Annotated[Path | None, typer.Option("--config", help="Config folder (default ./config).")] = None,
     fhir_url: Annotated[str | None, typer.Option("--fhir-url", help="Extract from this FHIR server first.")] = None,
     landing: Annotated[Path, typer.Option("--landing", help="Landing folder for --fhir-url.")] = Path("landing"),
+    bulk: Annotated[bool | None, typer.Option("--bulk/--search", help="With --fhir-url: force the mode.")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="With --fhir-url: instant or 'auto'.")] = None,
+    client_id: Annotated[str | None, typer.Option("--client-id", help="SMART Backend Services client.")] = None,
+    private_key: Annotated[Path | None, typer.Option("--private-key", help="PEM key (RS384/ES384).")] = None,
+    key_id: Annotated[str | None, typer.Option("--key-id")] = None,
+    token_file: Annotated[Path | None, typer.Option("--token-file", help="Static bearer token file.")] = None,
+    token_env: Annotated[str | None, typer.Option("--token-env", help="Env var with a bearer token.")] = None,
+    scope: Annotated[str | None, typer.Option("--scope")] = None,
+    insecure: Annotated[bool, typer.Option("--insecure", help="Skip TLS verification (testing).")] = False,
 ) -> None:
-    """The main job: load -> screen -> export worklist, as the `screening-pipeline` Prefect flow."""
+    """The main job: load -> screen -> export worklist, as the `screening-pipeline` Prefect flow.
+
+    With --fhir-url the data is first extracted into a landing folder (see `osteoscreen extract`), then the
+    same flow runs on that folder, so a failed load never needs a re-download.
+    """
     day = _as_of(as_of)
     if (source is None) == (fhir_url is None):
         raise typer.BadParameter("give exactly one of --source PATH or --fhir-url URL")
     if fhir_url is not None:
+        from screening.sources.auth import AuthConfig
         from screening.sources.extract import extract
 
-        result = extract(fhir_url, landing)
+        auth = AuthConfig.from_options(client_id=client_id, private_key_path=private_key, key_id=key_id,
+                                       token_file=token_file, bearer_env=token_env, scope=scope)
+        mode = "auto" if bulk is None else ("bulk" if bulk else "search")
+        result = extract(fhir_url, landing, mode=mode, since=since, auth=auth, verify_tls=not insecure,
+                         progress=True)
         source = result.export_dir
     _check_source(source)
     _prefect_defaults()

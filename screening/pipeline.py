@@ -17,6 +17,10 @@ log = logging.getLogger(__name__)
 
 def load_step(source: Path, db: Path) -> dict:
     """Load `source` into `db`; returns counts only (safe for logs and Prefect results)."""
+    try:
+        ensure_private_dir(Path(db).parent)
+    except OSError as exc:
+        raise OutputError(f"{Path(db).parent}: cannot create the database folder: {exc.strerror}") from None
     con = open_database(db)
     try:
         try:

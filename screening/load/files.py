@@ -13,7 +13,9 @@ import pyarrow as pa
 
 NDJSON_SUFFIXES = (".ndjson", ".ndjson.gz", ".jsonl", ".jsonl.gz")
 JSON_SUFFIXES = (".json", ".json.gz")
-SKIP_DIRS = {"errors", "error"}  # Bulk Data OperationOutcome files: reported by the extractor, not data
+SKIP_DIRS = {"errors", "error"}
+# Bulk export bookkeeping, not FHIR resources.
+NOT_DATA = {"log.ndjson", "manifest.json", "package.json"}  # Bulk Data OperationOutcome files: reported by the extractor, not data
 CHUNK_BYTES = 64 * 1024 * 1024
 
 
@@ -31,9 +33,11 @@ def _kind(path: Path) -> str | None:
     name = path.name.lower()
     if name.startswith("."):
         return None
+    if name in NOT_DATA:
+        return None
     if name.endswith(NDJSON_SUFFIXES):
         return "ndjson"
-    if name.endswith(JSON_SUFFIXES) and name not in {"manifest.json", "package.json"}:
+    if name.endswith(JSON_SUFFIXES):
         return "json"
     return None
 

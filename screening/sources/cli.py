@@ -17,15 +17,18 @@ from screening.sources.errors import ExtractError
 
 def extract_command(
     fhir_url: Annotated[str, typer.Option("--fhir-url", help="FHIR R4 base URL.")],
-    landing: Annotated[Path, typer.Option("--landing", help="Landing folder (one subfolder per export).")] = Path(
-        "landing"
-    ),
+    landing: Annotated[
+        Path, typer.Option("--landing", help="Landing folder (one subfolder per export).")
+    ] = Path("landing"),
     bulk: Annotated[
         bool | None,
         typer.Option("--bulk/--search", help="Force Bulk $export or REST search (default: auto-detect)."),
     ] = None,
     level: Annotated[
-        str, typer.Option("--level", help="system, patient or group (search: patient/group = per-patient crawl).")
+        str,
+        typer.Option(
+            "--level", help="system, patient or group (search: patient/group = per-patient crawl)."
+        ),
     ] = "system",
     group: Annotated[str | None, typer.Option("--group", help="Group id (implies --level group).")] = None,
     types: Annotated[
@@ -38,24 +41,35 @@ def extract_command(
         list[str] | None,
         typer.Option("--type-filter", help="e.g. 'Observation?category=laboratory' (repeatable)."),
     ] = None,
-    client_id: Annotated[str | None, typer.Option("--client-id", help="SMART Backend Services client id.")] = None,
+    client_id: Annotated[
+        str | None, typer.Option("--client-id", help="SMART Backend Services client id.")
+    ] = None,
     private_key: Annotated[
-        Path | None, typer.Option("--private-key", help="PEM private key (RSA -> RS384, EC P-384 -> ES384).")
+        Path | None,
+        typer.Option("--private-key", help="PEM private key (RSA -> RS384, EC P-384 -> ES384)."),
     ] = None,
     private_key_env: Annotated[
         str | None, typer.Option("--private-key-env", help="Environment variable holding the PEM key.")
     ] = None,
-    key_id: Annotated[str | None, typer.Option("--key-id", help="JWT 'kid' (default: JWK thumbprint).")] = None,
-    token_file: Annotated[Path | None, typer.Option("--token-file", help="File holding a bearer token.")] = None,
+    key_id: Annotated[
+        str | None, typer.Option("--key-id", help="JWT 'kid' (default: JWK thumbprint).")
+    ] = None,
+    token_file: Annotated[
+        Path | None, typer.Option("--token-file", help="File holding a bearer token.")
+    ] = None,
     token_env: Annotated[
         str | None, typer.Option("--token-env", help="Environment variable holding a bearer token.")
     ] = None,
-    scope: Annotated[str | None, typer.Option("--scope", help="OAuth scope (default system/*.read).")] = None,
+    scope: Annotated[
+        str | None, typer.Option("--scope", help="OAuth scope (default system/*.read).")
+    ] = None,
     insecure: Annotated[
         bool, typer.Option("--insecure", help="Do not verify TLS certificates (testing only).")
     ] = False,
     max_concurrency: Annotated[int, typer.Option("--max-concurrency", min=1, max=32)] = 4,
-    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress on stderr.")] = True,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="Show progress on stderr.")
+    ] = True,
 ) -> None:
     """Extract from a FHIR server into a landing folder (Bulk $export or REST search)."""
     from screening.sources.auth import AuthConfig

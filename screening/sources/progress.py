@@ -16,16 +16,11 @@ class Reporter:
     def _start(self):
         if self._progress is None:
             from rich.console import Console
-            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
             self._progress = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                TextColumn("{task.completed}/{task.total}"),
-                DownloadColumn(),
-                TimeElapsedColumn(),
-                console=Console(stderr=True),
-                transient=False,
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                console=Console(stderr=True), transient=False,
             )
             self._progress.start()
         return self._progress

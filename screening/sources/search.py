@@ -81,20 +81,22 @@ class Unit:
     patients: list[str] | None = None  # None: type-wide search
     queries: dict[str, list[list[tuple[str, str]]]] = field(default_factory=dict)
     read_patients: bool = False  # group crawl: read Patient/<id> for each member
+    suffix: str = ""  # file name part: <Type>.<suffix>.ndjson (default: the key)
 
 
 class UnitWriter:
     """Per-type temp files for one unit; commit() renames them to their final names."""
 
-    def __init__(self, export_dir: Path, suffix: str):
+    def __init__(self, export_dir: Path, suffix: str, error_suffix: str | None = None):
         self.export_dir, self.suffix = export_dir, suffix
+        self.error_suffix = error_suffix or suffix
         self.files: dict[str, tuple[int, str, object]] = {}
         self.counts: dict[str, int] = {}
 
     def _final(self, rtype: str) -> Path:
         if rtype == "OperationOutcome":
             (self.export_dir / "errors").mkdir(mode=0o700, exist_ok=True)
-            return self.export_dir / "errors" / f"OperationOutcome.{self.suffix}.ndjson"
+            return self.export_dir / "errors" / f"OperationOutcome.{self.error_suffix}.ndjson"
         return self.export_dir / f"{safe_type(rtype)}.{self.suffix}.ndjson"
 
     def write(self, resource: dict) -> None:
@@ -204,7 +206,7 @@ class Crawler:
             units = []
             for t in self.types:
                 for i, q in enumerate(self.filters.get(t) or [[]]):
-                    units.append(Unit(key=f"{t}.{i:03d}", types=[t], queries={t: [q]}))
+                    units.append(Unit(key=f"{t}.{i:03d}", types=[t], queries={t: [q]}, suffix=f"{i:03d}"))
             return units
         patients = self._patient_ids()
         types = [t for t in self.types if t != "Patient"]
@@ -265,7 +267,7 @@ class Crawler:
     # -- running -----
 
     def run_unit(self, unit: Unit) -> dict[str, dict]:
-        writer = UnitWriter(self.export_dir, unit.key)
+        writer = UnitWriter(self.export_dir, unit.suffix or unit.key, error_suffix=unit.key)
         try:
             if unit.patients is None:
                 rtype = unit.types[0]
