@@ -20,120 +20,69 @@ FROM (SELECT id, unnest(j.code.coding) AS c FROM _med) WHERE c.code IS NOT NULL;
 
 DROP TABLE _med;
 
--- The shared dosage shape (Dosage datatype), used for all three resource types.
-CREATE OR REPLACE TEMP TABLE _use AS
-WITH ms AS (
-    SELECT 'MedicationStatement' AS source_type, r.*, json_transform(r.body, '{
-        "status": "VARCHAR",
-        "medicationCodeableConcept": {"coding": [{"system": "VARCHAR", "code": "VARCHAR", "display": "VARCHAR"}],
-                                      "text": "VARCHAR"},
-        "medicationReference": {"reference": "VARCHAR", "display": "VARCHAR"},
-        "contained": [{"resourceType": "VARCHAR", "id": "VARCHAR",
-                       "code": {"coding": [{"system": "VARCHAR", "code": "VARCHAR", "display": "VARCHAR"}],
-                                "text": "VARCHAR"}}],
-        "subject": {"reference": "VARCHAR"},
-        "effectiveDateTime": "VARCHAR", "effectivePeriod": {"start": "VARCHAR", "end": "VARCHAR"},
-        "dateAsserted": "VARCHAR",
-        "dosage": [{"text": "VARCHAR", "asNeededBoolean": "BOOLEAN",
-                    "route": {"coding": [{"system": "VARCHAR", "code": "VARCHAR", "display": "VARCHAR"}],
-                              "text": "VARCHAR"},
-                    "timing": {"repeat": {"frequency": "DOUBLE", "period": "DOUBLE", "periodUnit": "VARCHAR",
-                                          "boundsDuration": {"value": "DOUBLE", "code": "VARCHAR", "unit": "VARCHAR"},
-                                          "boundsPeriod": {"start": "VARCHAR", "end": "VARCHAR"}},
-                               "code": {"text": "VARCHAR"}},
-                    "doseAndRate": [{"doseQuantity": {"value": "DOUBLE", "unit": "VARCHAR", "code": "VARCHAR"}}]}]
-    }') AS j
-    FROM resource_raw r WHERE r.resource_type = 'MedicationStatement'
-), mr AS (
-    SELECT 'MedicationRequest' AS source_type, r.*, json_transform(r.body, '{
-        "status": "VARCHAR", "intent": "VARCHAR",
-        "medicationCodeableConcept": {"coding": [{"system": "VARCHAR", "code": "VARCHAR", "display": "VARCHAR"}],
-                                      "text": "VARCHAR"},
-        "medicationReference": {"reference": "VARCHAR", "display": "VARCHAR"},
-        "contained": [{"resourceType": "VARCHAR", "id": "VARCHAR",
-                       "code": {"coding": [{"system": "VARCHAR", "code": "VARCHAR", "display": "VARCHAR"}],
-                                "text": "VARCHAR"}}],
-        "subject": {"reference": "VARCHAR"},
-        "authoredOn": "VARCHAR",
-        "dosageInstruction": [{"text": "VARCHAR", "asNeededBoolean": "BOOLEAN",
-                    "route": {"coding": [{"system": "VARCHAR", "code": "VARCHAR", "display": "VARCHAR"}],
-                              "text": "VARCHAR"},
-                    "timing": {"repeat": {"frequency": "DOUBLE", "period": "DOUBLE", "periodUnit": "VARCHAR",
-                                          "boundsDuration": {"value": "DOUBLE", "code": "VARCHAR", "unit": "VARCHAR"},
-                                          "boundsPeriod": {"start": "VARCHAR", "end": "VARCHAR"}},
-                               "code": {"text": "VARCHAR"}},
-                    "doseAndRate": [{"doseQuantity": {"value": "DOUBLE", "unit": "VARCHAR", "code": "VARCHAR"}}]}],
-        "dispenseRequest": {"validityPeriod": {"start": "VARCHAR", "end": "VARCHAR"},
-                            "numberOfRepeatsAllowed": "BIGINT",
-                            "quantity": {"value": "DOUBLE", "unit": "VARCHAR", "code": "VARCHAR"},
-                            "expectedSupplyDuration": {"value": "DOUBLE", "unit": "VARCHAR", "code": "VARCHAR"}}
-    }') AS j
-    FROM resource_raw r WHERE r.resource_type = 'MedicationRequest'
-), ma AS (
-    SELECT 'MedicationAdministration' AS source_type, r.*, json_transform(r.body, '{
-        "status": "VARCHAR",
-        "medicationCodeableConcept": {"coding": [{"system": "VARCHAR", "code": "VARCHAR", "display": "VARCHAR"}],
-                                      "text": "VARCHAR"},
-        "medicationReference": {"reference": "VARCHAR", "display": "VARCHAR"},
-        "contained": [{"resourceType": "VARCHAR", "id": "VARCHAR",
-                       "code": {"coding": [{"system": "VARCHAR", "code": "VARCHAR", "display": "VARCHAR"}],
-                                "text": "VARCHAR"}}],
-        "subject": {"reference": "VARCHAR"},
-        "effectiveDateTime": "VARCHAR", "effectivePeriod": {"start": "VARCHAR", "end": "VARCHAR"},
-        "dosage": {"text": "VARCHAR",
-                   "route": {"coding": [{"system": "VARCHAR", "code": "VARCHAR", "display": "VARCHAR"}],
-                             "text": "VARCHAR"},
-                   "dose": {"value": "DOUBLE", "unit": "VARCHAR", "code": "VARCHAR"}}
-    }') AS j
-    FROM resource_raw r WHERE r.resource_type = 'MedicationAdministration'
+-- The three resource types differ in where the drug, dates and supply sit; their first Dosage is cut out as JSON
+-- and typed once below (MedicationAdministration.dosage has `dose` instead of `doseAndRate`).
+CREATE OR REPLACE TEMP TABLE _use_raw AS
+WITH base AS (
+    SELECT r.resource_type AS source_type, r.id, r.source_file, r.source_line, r.version_id, r.last_updated,
+           json_transform(r.body, '{
+             "status": "VARCHAR", "intent": "VARCHAR",
+             "medicationCodeableConcept": {"coding": [{"system": "VARCHAR", "code": "VARCHAR", "display": "VARCHAR"}],
+                                           "text": "VARCHAR"},
+             "medicationReference": {"reference": "VARCHAR", "display": "VARCHAR"},
+             "contained": [{"resourceType": "VARCHAR", "id": "VARCHAR",
+                            "code": {"coding": [{"system": "VARCHAR", "code": "VARCHAR", "display": "VARCHAR"}],
+                                     "text": "VARCHAR"}}],
+             "subject": {"reference": "VARCHAR"},
+             "effectiveDateTime": "VARCHAR", "effectivePeriod": {"start": "VARCHAR", "end": "VARCHAR"},
+             "dateAsserted": "VARCHAR", "authoredOn": "VARCHAR",
+             "dispenseRequest": {"validityPeriod": {"start": "VARCHAR", "end": "VARCHAR"},
+                                 "numberOfRepeatsAllowed": "BIGINT",
+                                 "quantity": {"value": "DOUBLE", "unit": "VARCHAR", "code": "VARCHAR"},
+                                 "expectedSupplyDuration": {"value": "DOUBLE", "unit": "VARCHAR", "code": "VARCHAR"}}
+           }') AS j,
+           CASE r.resource_type
+               WHEN 'MedicationStatement' THEN json_extract(r.body, '$.dosage[0]')
+               WHEN 'MedicationRequest' THEN json_extract(r.body, '$.dosageInstruction[0]')
+               ELSE json_extract(r.body, '$.dosage')
+           END AS dosage_json
+    FROM resource_raw r
+    WHERE r.resource_type IN ('MedicationStatement', 'MedicationRequest', 'MedicationAdministration')
 )
-SELECT source_type, id, source_file, source_line, version_id, last_updated,
-       j.status AS status, NULL::VARCHAR AS intent, j.subject.reference AS subject_ref,
-       j.medicationCodeableConcept AS med_cc, j.medicationReference.reference AS med_ref,
-       j.medicationReference.display AS med_ref_display, j.contained AS contained,
-       coalesce(j.effectiveDateTime, j.effectivePeriod."start") AS start_raw,
-       j.effectivePeriod."end" AS end_raw, j.dateAsserted AS asserted_raw,
-       NULL::DOUBLE AS supply_value, NULL::VARCHAR AS supply_unit, NULL::BIGINT AS repeats,
-       NULL::DOUBLE AS quantity_value, NULL::VARCHAR AS quantity_unit,
-       j.dosage[1].route AS route, j.dosage[1].text AS dosage_text, j.dosage[1].asNeededBoolean AS as_needed,
-       j.dosage[1].timing.repeat AS rep,
-       j.dosage[1].doseAndRate[1].doseQuantity.value AS dose_value,
-       coalesce(j.dosage[1].doseAndRate[1].doseQuantity.code, j.dosage[1].doseAndRate[1].doseQuantity.unit)
-           AS dose_unit
-FROM ms
-UNION ALL BY NAME
+SELECT source_type, id, source_file, source_line, version_id, last_updated, j,
+       json_transform(dosage_json, '{
+         "text": "VARCHAR", "asNeededBoolean": "BOOLEAN",
+         "route": {"coding": [{"system": "VARCHAR", "code": "VARCHAR", "display": "VARCHAR"}], "text": "VARCHAR"},
+         "timing": {"repeat": {"frequency": "DOUBLE", "period": "DOUBLE", "periodUnit": "VARCHAR",
+                               "boundsDuration": {"value": "DOUBLE", "code": "VARCHAR", "unit": "VARCHAR"}}},
+         "doseAndRate": [{"doseQuantity": {"value": "DOUBLE", "unit": "VARCHAR", "code": "VARCHAR"}}],
+         "dose": {"value": "DOUBLE", "unit": "VARCHAR", "code": "VARCHAR"}
+       }') AS d
+FROM base;
+
+CREATE OR REPLACE TEMP TABLE _use AS
 SELECT source_type, id, source_file, source_line, version_id, last_updated,
        j.status AS status, j.intent AS intent, j.subject.reference AS subject_ref,
        j.medicationCodeableConcept AS med_cc, j.medicationReference.reference AS med_ref,
        j.medicationReference.display AS med_ref_display, j.contained AS contained,
-       coalesce(j.dispenseRequest.validityPeriod."start", j.authoredOn) AS start_raw,
-       j.dispenseRequest.validityPeriod."end" AS end_raw, j.authoredOn AS asserted_raw,
+       CASE WHEN source_type = 'MedicationRequest' THEN coalesce(j.dispenseRequest.validityPeriod."start", j.authoredOn)
+            ELSE coalesce(j.effectiveDateTime, j.effectivePeriod."start") END AS start_raw,
+       CASE WHEN source_type = 'MedicationRequest' THEN j.dispenseRequest.validityPeriod."end"
+            ELSE j.effectivePeriod."end" END AS end_raw,
+       CASE WHEN source_type = 'MedicationRequest' THEN j.authoredOn ELSE j.dateAsserted END AS asserted_raw,
        j.dispenseRequest.expectedSupplyDuration.value AS supply_value,
        coalesce(j.dispenseRequest.expectedSupplyDuration.code, j.dispenseRequest.expectedSupplyDuration.unit)
            AS supply_unit,
        j.dispenseRequest.numberOfRepeatsAllowed AS repeats,
        j.dispenseRequest.quantity.value AS quantity_value,
        coalesce(j.dispenseRequest.quantity.code, j.dispenseRequest.quantity.unit) AS quantity_unit,
-       j.dosageInstruction[1].route AS route, j.dosageInstruction[1].text AS dosage_text,
-       j.dosageInstruction[1].asNeededBoolean AS as_needed,
-       j.dosageInstruction[1].timing.repeat AS rep,
-       j.dosageInstruction[1].doseAndRate[1].doseQuantity.value AS dose_value,
-       coalesce(j.dosageInstruction[1].doseAndRate[1].doseQuantity.code,
-                j.dosageInstruction[1].doseAndRate[1].doseQuantity.unit) AS dose_unit
-FROM mr
-UNION ALL BY NAME
-SELECT source_type, id, source_file, source_line, version_id, last_updated,
-       j.status AS status, NULL::VARCHAR AS intent, j.subject.reference AS subject_ref,
-       j.medicationCodeableConcept AS med_cc, j.medicationReference.reference AS med_ref,
-       j.medicationReference.display AS med_ref_display, j.contained AS contained,
-       coalesce(j.effectiveDateTime, j.effectivePeriod."start") AS start_raw,
-       j.effectivePeriod."end" AS end_raw, NULL::VARCHAR AS asserted_raw,
-       NULL::DOUBLE AS supply_value, NULL::VARCHAR AS supply_unit, NULL::BIGINT AS repeats,
-       NULL::DOUBLE AS quantity_value, NULL::VARCHAR AS quantity_unit,
-       j.dosage.route AS route, j.dosage.text AS dosage_text, NULL::BOOLEAN AS as_needed,
-       NULL AS rep,
-       j.dosage.dose.value AS dose_value, coalesce(j.dosage.dose.code, j.dosage.dose.unit) AS dose_unit
-FROM ma;
+       d.route AS route, d.text AS dosage_text, d.asNeededBoolean AS as_needed, d.timing.repeat AS rep,
+       coalesce(d.doseAndRate[1].doseQuantity.value, d.dose.value) AS dose_value,
+       coalesce(d.doseAndRate[1].doseQuantity.code, d.doseAndRate[1].doseQuantity.unit, d.dose.code, d.dose.unit)
+           AS dose_unit
+FROM _use_raw;
+
+DROP TABLE _use_raw;
 
 CREATE OR REPLACE TABLE medication_use AS
 SELECT
