@@ -91,9 +91,14 @@ def test_query_is_read_only_by_default(tmp_path, small_source):
     assert p.returncode == 0 and p.stdout.splitlines() == ["id,birth_date", "p1,1950-01-01"]
 
 
-def test_database_folder_without_permission(tmp_path, small_source):
-    p = cli("load", "--source", str(small_source), "--db", str(tmp_path / "no" / "such" / "x.duckdb"))
-    assert p.returncode == 4 and "does not exist" in one_clear_line(p)
+def test_database_folder_is_created_or_fails_clearly(tmp_path, small_source):
+    p = cli("load", "--source", str(small_source), "--db", str(tmp_path / "new" / "dir" / "x.duckdb"))
+    assert p.returncode == 0 and (tmp_path / "new" / "dir" / "x.duckdb").exists()
+    assert oct((tmp_path / "new" / "dir").stat().st_mode & 0o777) == "0o700"
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    p = cli("load", "--source", str(small_source), "--db", str(blocker / "x.duckdb"))
+    assert p.returncode == 7 and "cannot create the database folder" in one_clear_line(p)
 
 
 def test_second_writer_fails_clearly_and_readers_share(tmp_path, small_source):
