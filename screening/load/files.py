@@ -13,9 +13,8 @@ import pyarrow as pa
 
 NDJSON_SUFFIXES = (".ndjson", ".ndjson.gz", ".jsonl", ".jsonl.gz")
 JSON_SUFFIXES = (".json", ".json.gz")
-SKIP_DIRS = {"errors", "error"}
-# Bulk export bookkeeping, not FHIR resources.
-NOT_DATA = {"log.ndjson", "manifest.json", "package.json"}  # Bulk Data OperationOutcome files: reported by the extractor, not data
+SKIP_DIRS = {"errors", "error"}  # Bulk Data OperationOutcome files: reported by the extractor, not data
+NOT_DATA = {"log.ndjson", "manifest.json", "package.json"}  # Bulk export bookkeeping, not FHIR resources
 CHUNK_BYTES = 64 * 1024 * 1024
 
 
