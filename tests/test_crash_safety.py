@@ -7,8 +7,10 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
+import orjson
 import pytest
 
 from screening.database import open_database
@@ -119,3 +121,71 @@ def test_worklist_file_is_renamed_into_place(tmp_path):
     assert rc == -signal.SIGKILL
     assert target.read_text() == "old,complete\n"
     assert oct(target.stat().st_mode & 0o777) == "0o600"
+
+
+PIPELINE = ("import sys; from datetime import date; from pathlib import Path; "
+            "from screening.pipeline import run_pipeline; "
+            "run_pipeline(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), date(2026, 6, 30))")
+
+
+def run_pipeline_proc(src: Path, out: Path, crash_at: str | None = None) -> int:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if crash_at:
+        env["OSTEOSCREEN_CRASH_AT"] = crash_at
+    return subprocess.run([sys.executable, "-c", PIPELINE, str(src), str(out / "db.duckdb"), str(out)], env=env,
+                          cwd=ROOT, capture_output=True, timeout=300).returncode
+
+
+def screen_state(out: Path) -> tuple:
+    con = open_database(out / "db.duckdb", read_only=True)
+    try:
+        return (con.execute("SELECT * FROM worklist ORDER BY rank").fetchall(),
+                con.execute("SELECT count(*) FROM screen_run").fetchone())
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def populations(tmp_path_factory):
+    """A = the planted population; B = A with alendronate added for every patient (a different worklist)."""
+    from screening.synth import generate, write_case_resources
+
+    root = tmp_path_factory.mktemp("pop")
+    generate(root / "a", patients=1, seed=11, as_of=date(2026, 6, 30))
+    b = root / "b"
+    b.mkdir()
+    for f in (root / "a").glob("*.ndjson"):
+        (b / f.name).write_bytes(f.read_bytes())
+    pids = [orjson.loads(ln)["id"] for ln in (root / "a" / "Patient.ndjson").read_bytes().splitlines() if ln]
+    write_case_resources([{
+        "resourceType": "MedicationStatement", "id": f"crash-aln-{i}", "status": "active",
+        "medicationCodeableConcept": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                                                  "code": "46041"}], "text": "alendronate 70 MG Oral Tablet"},
+        "subject": {"reference": f"Patient/{p}"}, "effectivePeriod": {"start": "2026-06-01"}}
+        for i, p in enumerate(pids)], b / "extra")
+    clean = root / "clean"
+    assert run_pipeline_proc(root / "a", clean) == 0
+    assert run_pipeline_proc(b, clean) == 0
+    return root / "a", b, (clean / "worklist.csv").read_bytes(), screen_state(clean)[0]
+
+
+@pytest.mark.parametrize("point", ["screen:model", "screen:causes", "screen:before-commit",
+                                   "export:before-rename"])
+def test_kill_during_screen_or_export_then_rerun_gives_identical_worklist(tmp_path, populations, point):
+    a, b, clean_csv, clean_rows = populations
+    out = tmp_path / "out"
+    assert run_pipeline_proc(a, out) == 0
+    before_rows, before_runs = screen_state(out)
+    before_csv = (out / "worklist.csv").read_bytes()
+    assert before_csv != clean_csv, "B must change the worklist for this test to mean anything"
+    assert run_pipeline_proc(b, out, crash_at=point) == -signal.SIGKILL
+    # The worklist file is the previous run's, whole; the screen tables too unless the screen had committed.
+    assert (out / "worklist.csv").read_bytes() == before_csv
+    if point.startswith("screen:"):
+        assert screen_state(out) == (before_rows, before_runs)
+    else:
+        assert screen_state(out)[0] == clean_rows
+    assert run_pipeline_proc(b, out) == 0
+    assert (out / "worklist.csv").read_bytes() == clean_csv
+    assert screen_state(out)[0] == clean_rows
+    assert not list(out.glob(".worklist.csv.*.tmp")), "a killed export's temp file is cleaned up by the next run"

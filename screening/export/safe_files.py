@@ -19,6 +19,8 @@ def ensure_private_dir(path: Path) -> Path:
 def atomic_write(path: Path, write: Callable[[IO[str]], None]) -> Path:
     """Write text to `path` with mode 0600 via a temp file in the same folder and an atomic rename."""
     path = Path(path)
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a writer that was killed mid-way
+        stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, 0o600)

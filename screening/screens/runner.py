@@ -20,7 +20,9 @@ import pandas as pd
 
 from screening.codes import load_code_tables
 from screening.codes.valuesets import read_commented_csv, replace_table
+from screening.db import split_statements
 from screening.errors import ConfigError
+from screening.faults import crashpoint
 from screening.paths import SQL_DIR
 from screening.settings import Settings, load_settings
 
@@ -45,28 +47,17 @@ CREATE TABLE IF NOT EXISTS screen_run (
 )"""
 
 
-def manifest_files(manifest: Path = MANIFEST) -> list[str]:
+def manifest_stages(manifest: Path = MANIFEST) -> list[tuple[str, list[str]]]:
     data = tomllib.loads(manifest.read_text(encoding="utf-8"))
-    return [f for stage in data["stages"] for f in stage["files"]]
+    return [(stage["name"], stage["files"]) for stage in data["stages"]]
 
 
-def split_sql(text: str) -> list[str]:
-    """Statements of a file: split on ';' at the end of a line (outside comments)."""
-    out, cur = [], []
-    for line in text.splitlines():
-        cur.append(line)
-        if line.rstrip().endswith(";") and not line.lstrip().startswith("--"):
-            stmt = "\n".join(cur).strip()
-            if any(ln.strip() and not ln.strip().startswith("--") for ln in cur):
-                out.append(stmt)
-            cur = []
-    if any(ln.strip() and not ln.strip().startswith("--") for ln in cur):
-        out.append("\n".join(cur).strip())
-    return out
+def manifest_files(manifest: Path = MANIFEST) -> list[str]:
+    return [f for _name, files in manifest_stages(manifest) for f in files]
 
 
 def execute_file(con: duckdb.DuckDBPyConnection, path: Path, params: dict) -> None:
-    for stmt in split_sql(path.read_text(encoding="utf-8")):
+    for stmt in split_statements(path.read_text(encoding="utf-8")):
         names = set(_PARAM.findall(_strip_comments(stmt)))
         missing = names - params.keys()
         if missing:
@@ -146,8 +137,10 @@ def run_screens(con: duckdb.DuckDBPyConnection, as_of: date, config_dir: Path | 
         versions = load_code_tables(con, settings.config_dirs)
         _config_tables(con, settings)
         _load_actions(con, settings)
-        for relative in manifest_files():
-            execute_file(con, SQL_DIR / relative, params)
+        for stage, files in manifest_stages():
+            for relative in files:
+                execute_file(con, SQL_DIR / relative, params)
+            crashpoint(f"screen:{stage}")
         counts = dict(
             con.execute(
                 "SELECT rule_id, count(DISTINCT patient_id) FROM screen_hits "
@@ -178,6 +171,7 @@ def run_screens(con: duckdb.DuckDBPyConnection, as_of: date, config_dir: Path | 
                 listed,
             ],
         )
+        crashpoint("screen:before-commit")
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
