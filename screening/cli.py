@@ -91,6 +91,7 @@ def run(
                          progress=True)
         source = result.export_dir
     _check_source(source)
+    _check_config(config)
     _prefect_defaults()
     from flows.screening_pipeline import screening_pipeline
 
@@ -106,6 +107,17 @@ def _check_source(source: Path) -> None:
         discover(source)
     except SourceError as exc:
         raise InputPathError(str(exc)) from None
+
+
+def _check_config(config: Path | None) -> None:
+    """Fail before the flow starts (one line, exit 5) when settings or code lists are broken."""
+    import duckdb
+
+    from screening.codes import load_code_tables
+    from screening.settings import load_settings
+
+    settings = load_settings(config)
+    load_code_tables(duckdb.connect(), settings.config_dirs)
 
 
 def _print_summary(summary: dict) -> None:

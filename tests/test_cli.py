@@ -124,3 +124,22 @@ def test_second_writer_fails_clearly_and_readers_share(tmp_path, small_source):
     assert all(r.returncode == 0 for r in readers), outs
     assert all(o[0].splitlines() == ["n", "1"] for o in outs)
     time.sleep(0)
+
+
+def test_malformed_config_fails_before_the_flow(tmp_path, small_source):
+    cfg = tmp_path / "cfg"
+    cfg.mkdir()
+    (cfg / "settings.toml").write_text("[lookback\ndxa_months = 36\n")
+    args = ["run", "--source", str(small_source), "--db", str(tmp_path / "x.duckdb"), "--out", str(tmp_path / "o"),
+            "--as-of", "2026-01-01", "--config", str(cfg)]
+    p = cli(*args)
+    assert p.returncode == 5 and "not valid TOML" in one_clear_line(p)
+    (cfg / "settings.toml").write_text("[lookback]\ndxa_months = 'three years'\n")
+    p = cli(*args)
+    assert p.returncode == 5 and "dxa_months" in one_clear_line(p)
+    (cfg / "settings.toml").unlink()
+    (cfg / "local").mkdir()
+    (cfg / "local" / "dxa_z_score.csv").write_text("system,code\nhttp://nobody.example/x,Z1\n")
+    p = cli(*args)
+    assert p.returncode == 5 and "unknown code system" in one_clear_line(p)
+    assert not (tmp_path / "x.duckdb").exists(), "nothing ran"

@@ -133,3 +133,20 @@ def test_every_threshold_is_a_parameter():
         "fracture_episode_days",
     ]:
         assert key in p, key
+
+
+def test_undeclared_code_system_in_a_local_list_is_a_config_error(tmp_path):
+    import duckdb
+    import pytest
+
+    from screening.codes import load_code_tables
+    from screening.errors import ConfigError
+    from screening.paths import CONFIG_DIR
+
+    (tmp_path / "local").mkdir()
+    (tmp_path / "local" / "dxa_z_score.csv").write_text("system,code\nhttp://nobody.example/x,Z1\n")
+    with pytest.raises(ConfigError, match="unknown code system 'http://nobody.example/x'") as err:
+        load_code_tables(duckdb.connect(), [CONFIG_DIR, tmp_path])
+    assert err.value.exit_code == 5
+    (tmp_path / "code_systems.csv").write_text("alias,canonical\nhttp://nobody.example/x,http://nobody.example/x\n")
+    load_code_tables(duckdb.connect(), [CONFIG_DIR, tmp_path])

@@ -190,9 +190,14 @@ def load_code_tables(con: duckdb.DuckDBPyConnection, dirs: list[Path]) -> dict[s
         f"local:{k}": v for k, v in _files(dirs, "local", "*.csv").items() if not k.startswith("drug_map")
     }
     local.update({f"localjson:{k}": v for k, v in _files(dirs, "local", "*.json").items()})
+    known_systems = set(aliases.values())
     for _name, path in sorted({**vs_files, **local}.items()):
         reader = read_valueset_json if path.suffix.lower() == ".json" else read_valueset_csv
         got, meta = reader(path, aliases)
+        unknown = sorted({r.system for r in got if r.match != "text"} - known_systems)
+        if unknown:
+            raise ConfigError(f"{path}: unknown code system {unknown[0]!r}: declare it (alias,canonical) in "
+                              "code_systems.csv of your config folder")
         rows.extend(got)
         for concept in sorted({r.concept for r in got}) or [_concept_of(path)]:
             sources.append(
