@@ -114,7 +114,7 @@ FROM _use u
 LEFT JOIN bundle_ref_map m1 ON m1.source_file = u.source_file AND m1.full_url = u.subject_ref
 LEFT JOIN bundle_ref_map m2 ON m2.source_file = u.source_file AND m2.full_url = u.med_ref
 LEFT JOIN medication md ON md.id = ref_id(coalesce(m2.ref, u.med_ref), 'Medication')
-LEFT JOIN (SELECT medication_id, first(display) AS display FROM medication_coding GROUP BY ALL) md_first
+LEFT JOIN (SELECT medication_id, min(display) AS display FROM medication_coding GROUP BY ALL) md_first
        ON md_first.medication_id = md.id;
 
 CREATE OR REPLACE TABLE medication_use_coding AS

@@ -15,7 +15,7 @@ CREATE OR REPLACE MACRO dxa_site_from_text(t) AS CASE
 CREATE OR REPLACE TABLE dxa_result AS
 WITH obs AS (
     SELECT o.*, coalesce(o.value_unit_code, o.value_unit) AS unit,
-           concat_ws(' ', o.code_text, (SELECT string_agg(display, ' ') FROM observation_coding oc
+           concat_ws(' ', o.code_text, (SELECT string_agg(display, ' ' ORDER BY display) FROM observation_coding oc
                                         WHERE oc.observation_id = o.id)) AS all_text
     FROM observation o
     WHERE o.status IN ('final', 'amended', 'corrected')

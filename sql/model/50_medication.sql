@@ -56,7 +56,8 @@ chosen AS (
     FROM by_code b
     LEFT JOIN name_rows n USING (source_type, use_id, ingredient)
     QUALIFY row_number() OVER (PARTITION BY b.source_type, b.use_id, b.ingredient
-                               ORDER BY b.resolved_by, b.strength IS NULL) = 1
+                               ORDER BY b.resolved_by, b.strength IS NULL, b.strength,
+                                        b.drug_text) = 1
     UNION ALL
     SELECT n.source_type, n.use_id, n.ingredient, n.strength, n.strength_unit, n.per, n.drug_text, 'name'
     FROM name_rows n ANTI JOIN code_use c USING (source_type, use_id)

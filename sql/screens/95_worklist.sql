@@ -19,7 +19,8 @@ ids AS (
     GROUP BY ALL
 ),
 dq AS (
-    SELECT patient_id, string_agg(DISTINCT replace(detail, ';', ','), ';') AS data_quality_warnings
+    SELECT patient_id, string_agg(DISTINCT replace(detail, ';', ','), ';' ORDER BY replace(detail, ';', ','))
+               AS data_quality_warnings
     FROM screen_hits WHERE kind = 'data_quality' GROUP BY ALL
 ),
 act AS (

@@ -21,8 +21,8 @@ drug AS (
 ),
 pairs AS (
     SELECT t.patient_id,
-           string_agg(DISTINCT t.what, ', ') AS what_t,
-           string_agg(DISTINCT d.ingredient, ', ') AS what_d,
+           string_agg(DISTINCT t.what, ', ' ORDER BY t.what) AS what_t,
+           string_agg(DISTINCT d.ingredient, ', ' ORDER BY d.ingredient) AS what_d,
            list(DISTINCT t.resource_ref) || list(DISTINCT d.resource_ref) AS refs
     FROM trig t JOIN drug d USING (patient_id)
     GROUP BY t.patient_id

@@ -15,7 +15,8 @@ ok AS (
            OR l.eff_date >= $as_of - to_months(CAST($vitamin_d_repeat_months AS INTEGER)))
 ),
 rep AS (
-    SELECT patient_id, arg_max(resource_ref, start_date) AS ref, arg_max(ingredient, start_date) AS ingredient
+    SELECT patient_id, arg_max(resource_ref, (start_date, resource_ref)) AS ref,
+           arg_max(ingredient, (start_date, resource_ref)) AS ingredient
     FROM vitd_repletion GROUP BY patient_id
 )
 SELECT f.patient_id, 'addressed', f.cause, x.ref, NULL, NULL, ok.eff_date,

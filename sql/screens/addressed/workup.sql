@@ -9,7 +9,7 @@
 --                       window, or a cortisol test (lab_cortisol)
 CREATE OR REPLACE TABLE workup_evidence AS
 WITH labs AS (
-    SELECT patient_id, analyte, arg_max(obs_id, eff_date) AS obs_id, max(eff_date) AS eff_date
+    SELECT patient_id, analyte, arg_max(obs_id, (eff_date, obs_id)) AS obs_id, max(eff_date) AS eff_date
     FROM lab_result GROUP BY ALL
 ),
 endo AS (
@@ -67,7 +67,8 @@ WITH only_low_z AS (
     GROUP BY patient_id HAVING bool_and(rule_id = 'low_z_score')
 ),
 op AS (
-    SELECT patient_id, arg_max(resource_ref, end_day) AS ref, arg_max(ingredient, end_day) AS ingredient
+    SELECT patient_id, arg_max(resource_ref, (end_day, resource_ref)) AS ref,
+           arg_max(ingredient, (end_day, resource_ref)) AS ingredient
     FROM op_therapy GROUP BY patient_id
 )
 SELECT w.patient_id, 'addressed', w.cause, x.ref, NULL, NULL, NULL,

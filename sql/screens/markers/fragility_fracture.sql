@@ -36,5 +36,5 @@ SELECT e.patient_id, 'marker', 'fragility_fracture', e.resource_ref, NULL, NULL,
        e.code, e.site
 FROM fracture_event e
 JOIN (SELECT patient_id, site, event_no, min(fact_date) AS first_day,
-             arg_min(code, coalesce(fact_date, DATE '1900-01-01')) AS first_code
+             arg_min(code, (coalesce(fact_date, DATE '1900-01-01'), code)) AS first_code
       FROM fracture_event GROUP BY ALL) ev USING (patient_id, site, event_no);

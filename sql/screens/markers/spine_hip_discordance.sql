@@ -6,10 +6,10 @@ INSERT INTO screen_hits
 WITH scan AS (
     SELECT patient_id, eff_date,
            min(value) FILTER (WHERE site = 'lumbar_spine') AS spine_t,
-           arg_min(obs_id, value) FILTER (WHERE site = 'lumbar_spine') AS spine_obs,
+           arg_min(obs_id, (value, obs_id)) FILTER (WHERE site = 'lumbar_spine') AS spine_obs,
            min(value) FILTER (WHERE site IN ('total_hip', 'femur')) AS hip_t,
-           arg_min(obs_id, value) FILTER (WHERE site IN ('total_hip', 'femur')) AS hip_obs,
-           arg_min(site, value) FILTER (WHERE site IN ('total_hip', 'femur')) AS hip_site
+           arg_min(obs_id, (value, obs_id)) FILTER (WHERE site IN ('total_hip', 'femur')) AS hip_obs,
+           arg_min(site, (value, obs_id)) FILTER (WHERE site IN ('total_hip', 'femur')) AS hip_site
     FROM dxa_latest WHERE score_type = 'T' GROUP BY ALL
 ),
 by_score AS (
