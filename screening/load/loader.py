@@ -22,7 +22,7 @@ from screening.load.typed import rebuild_typed_tables
 
 log = logging.getLogger(__name__)
 
-INGEST_SQL = ["ingest/10_records.sql", "ingest/20_validate.sql", "ingest/30_merge.sql"]
+INGEST_SQL = ["ingest/05_check_macro.sql", "ingest/10_records.sql", "ingest/20_validate.sql", "ingest/30_merge.sql"]
 
 
 @dataclass
@@ -63,20 +63,24 @@ def load_source(con: duckdb.DuckDBPyConnection, source: Path, run_id: str | None
 
 
 def _load_in_transaction(con, files: list[InputFile], run_id: str, source: str, started) -> LoadResult:
-    con.execute("CREATE OR REPLACE TEMP TABLE _stage_line (source_file VARCHAR, source_line BIGINT, "
-                "raw BLOB, file_kind VARCHAR)")
+    con.execute("CREATE OR REPLACE TEMP TABLE _stage_line (stage_no BIGINT, source_file VARCHAR, "
+                "source_line BIGINT, raw BLOB, file_kind VARCHAR)")
+    staged = 0  # a running line number over all files: the load order, without sorting the data later
     file_failures: list[tuple[str, str]] = []
     for f in files:
+        last_line = 0
         try:
             for batch in record_batches(f):
                 con.register("_batch", batch)
-                con.execute("INSERT INTO _stage_line SELECT ?, source_line, raw, ? FROM _batch",
-                            [str(f.path), f.kind])
+                con.execute("INSERT INTO _stage_line SELECT ? + source_line, ?, source_line, raw, ? FROM _batch",
+                            [staged, str(f.path), f.kind])
                 con.unregister("_batch")
+                last_line = batch.column("source_line")[-1].as_py() if batch.num_rows else last_line
         except CORRUPT_ERRORS as exc:
             # A file we cannot read to the end loads nothing: one quarantine row names it.
             con.execute("DELETE FROM _stage_line WHERE source_file = ?", [str(f.path)])
             file_failures.append((str(f.path), f"unreadable file: {type(exc).__name__}: {exc}"))
+        staged += last_line
 
     crashpoint("load:staged")
     seq_base = _next_seq_base(con)
@@ -110,15 +114,16 @@ def _load_in_transaction(con, files: list[InputFile], run_id: str, source: str, 
         [run_id, started, source, result.files, blank, result.records_read, loaded, quarantined, inserted,
          replaced, result.unchanged, deleted],
     )
-    for t in ("_stage_line", "_line", "_checked_line", "_record", "_bundle_entry", "_res", "_cand", "_winner"):
+    con.execute("DROP VIEW IF EXISTS _res")
+    for t in ("_stage_line", "_line", "_checked_line", "_record", "_bundle", "_bundle_entry", "_cand", "_winner"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
     return result
 
 
 def _next_seq_base(con) -> int:
-    """Load order across runs: run ordinal x 1e12 leaves room for any run's record numbers."""
+    """Load order across runs: run ordinal x 2^64 (HUGEINT) leaves room for any run's record numbers."""
     (runs,) = con.execute("SELECT count(*) FROM load_run").fetchone()
-    return (runs + 1) * 1_000_000_000_000
+    return (runs + 1) << 64
 
 
 def _explain_invalid_json(con) -> None:

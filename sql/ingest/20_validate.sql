@@ -15,35 +15,12 @@ DELETE FROM _deletion WHERE coalesce(id, '') = '';
 -- urn:uuid fullUrls of this batch, so references inside a Bundle resolve to Type/id.
 CREATE OR REPLACE TEMP TABLE _ref_map_new AS
 SELECT DISTINCT source_file, full_url,
-       json_extract_string(text, '$.resourceType') || '/' ||
-       coalesce(json_extract_string(text, '$.id'), regexp_extract(full_url, '^urn:uuid:(.+)$', 1)) AS ref
+       rtype || '/' || coalesce(c.id ->> '$', regexp_extract(full_url, '^urn:uuid:(.+)$', 1)) AS ref
 FROM _record
-WHERE full_url IS NOT NULL AND text IS NOT NULL AND request_method IS DISTINCT FROM 'DELETE';
+WHERE full_url IS NOT NULL AND c IS NOT NULL AND request_method IS DISTINCT FROM 'DELETE';
 
-CREATE OR REPLACE TEMP TABLE _res AS
-SELECT row_number() OVER (ORDER BY source_file, source_line, source_entry) AS rec_no,
-       source_file, source_line, source_entry, full_url, text, file_kind,
-       json_extract_string(text, '$.resourceType') AS rtype,
-       json_transform(text, '{
-         "id": "JSON",
-         "meta": {"versionId": "JSON", "lastUpdated": "VARCHAR"},
-         "subject": {"reference": "VARCHAR"},
-         "status": "JSON",
-         "clinicalStatus": {"coding": [{"code": "VARCHAR"}]},
-         "verificationStatus": {"coding": [{"code": "VARCHAR"}]},
-         "birthDate": "VARCHAR",
-         "effectiveDateTime": "VARCHAR", "effectiveInstant": "VARCHAR",
-         "effectivePeriod": {"start": "VARCHAR", "end": "VARCHAR"},
-         "issued": "VARCHAR",
-         "onsetDateTime": "VARCHAR", "recordedDate": "VARCHAR", "abatementDateTime": "VARCHAR",
-         "authoredOn": "VARCHAR", "dateAsserted": "VARCHAR",
-         "performedDateTime": "VARCHAR", "performedPeriod": {"start": "VARCHAR", "end": "VARCHAR"},
-         "valueQuantity": {"value": "JSON"},
-         "dosage": "JSON",
-         "dosageInstruction": "JSON",
-         "dispenseRequest": {"expectedSupplyDuration": {"value": "JSON"},
-                             "validityPeriod": {"start": "VARCHAR", "end": "VARCHAR"}}
-       }') AS c
+CREATE OR REPLACE TEMP VIEW _res AS
+SELECT rec_no, source_file, source_line, source_entry, full_url, text, file_kind, rtype, c
 FROM _record
 WHERE request_method IS DISTINCT FROM 'DELETE';
 

@@ -40,7 +40,7 @@ FROM _winner w JOIN _good g ON g.rec_no = w.rec_no
 WHERE w.is_new;
 
 INSERT INTO deleted_resource
-SELECT resource_type, id, NULL, $run_id, $seq_base + 1000000000 + row_number() OVER ()
+SELECT resource_type, id, NULL, $run_id, $seq_base + (1::HUGEINT << 63) + row_number() OVER ()
 FROM _deletion;
 
 DELETE FROM resource_raw WHERE (resource_type, id) IN (SELECT resource_type, id FROM _deletion);

@@ -29,7 +29,7 @@ CREATE TABLE IF NOT EXISTS resource_raw (
     source_line   BIGINT NOT NULL,    -- 1-based line in the file
     source_entry  INTEGER,            -- 0-based Bundle entry index, NULL for a plain NDJSON line
     load_run_id   VARCHAR NOT NULL,
-    load_seq      BIGINT NOT NULL,    -- global load order, ties broken by last loaded
+    load_seq      HUGEINT NOT NULL,   -- global load order: run ordinal x 2^64 + record ordinal in the run
     body          VARCHAR NOT NULL    -- the resource's JSON text, as loaded
 );
 
@@ -59,7 +59,7 @@ CREATE TABLE IF NOT EXISTS deleted_resource (
     id            VARCHAR NOT NULL,
     deleted_at    VARCHAR,
     load_run_id   VARCHAR NOT NULL,
-    load_seq      BIGINT NOT NULL
+    load_seq      HUGEINT NOT NULL
 );
 
 CREATE SEQUENCE IF NOT EXISTS load_seq_counter START 1;
