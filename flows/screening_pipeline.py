@@ -10,6 +10,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 
 from screening import pipeline
+from screening.runlock import pipeline_lock
 
 
 @task(name="load", retries=1, retry_delay_seconds=2)
@@ -41,9 +42,10 @@ def screening_pipeline(
     """The main job on local files (a landing folder from `osteoscreen extract` is a local folder too)."""
     os.umask(0o077)  # deployments run the flow without the CLI: keep database and worklist owner-only here too
     as_of = as_of or date.today()
-    loaded = load_task(source, db)
-    screened = screen_task(db, as_of, config_dir, wait_for=[loaded])
-    exported = export_task(db, out, wait_for=[screened])
+    with pipeline_lock(Path(db)):
+        loaded = load_task(source, db)
+        screened = screen_task(db, as_of, config_dir, wait_for=[loaded])
+        exported = export_task(db, out, wait_for=[screened])
     summary = {"load": loaded, "screen": screened, "export": exported, "db": db}
     create_markdown_artifact(key="screening-summary", markdown=summary_markdown(summary),
                              description="Counts only: no patient data.")

@@ -94,8 +94,12 @@ def run(
     _check_config(config)
     _prefect_defaults()
     from flows.screening_pipeline import screening_pipeline
+    from screening.runlock import pipeline_lock
 
-    summary = screening_pipeline(str(source), str(db), str(out), day, str(config) if config else None)
+    # Everything a user can get wrong is checked before the flow starts: one clear line, no flow traceback.
+    with pipeline_lock(db):
+        _check_outputs(db, out)
+        summary = screening_pipeline(str(source), str(db), str(out), day, str(config) if config else None)
     _print_summary(summary)
 
 
@@ -107,6 +111,19 @@ def _check_source(source: Path) -> None:
         discover(source)
     except SourceError as exc:
         raise InputPathError(str(exc)) from None
+
+
+def _check_outputs(db: Path, out: Path) -> None:
+    from screening.database import open_database
+    from screening.errors import OutputError
+    from screening.export.safe_files import ensure_private_dir
+
+    for folder, what in ((db.parent, "database"), (out, "output")):
+        try:
+            ensure_private_dir(folder)
+        except OSError as exc:
+            raise OutputError(f"{folder}: cannot create the {what} folder: {exc.strerror}") from None
+    open_database(db).close()
 
 
 def _check_config(config: Path | None) -> None:

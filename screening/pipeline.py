@@ -11,6 +11,7 @@ from screening.errors import InputPathError, OutputError
 from screening.export.safe_files import ensure_private_dir
 from screening.export.worklist_csv import write_worklist_csv
 from screening.load import SourceError, load_source
+from screening.runlock import pipeline_lock
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,8 @@ def export_step(db: Path, out: Path) -> dict:
 
 def run_pipeline(source: Path, db: Path, out: Path, as_of: date, config_dir: Path | None = None) -> dict:
     """The whole job without Prefect (tests, scripts); `flows.screening_pipeline` runs the same steps."""
-    loaded = load_step(source, db)
-    screened = screen_step(db, as_of, config_dir)
-    exported = export_step(db, out)
+    with pipeline_lock(db):
+        loaded = load_step(source, db)
+        screened = screen_step(db, as_of, config_dir)
+        exported = export_step(db, out)
     return {"load": loaded, "screen": screened, "export": exported, "db": str(db)}

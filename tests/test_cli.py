@@ -143,3 +143,20 @@ def test_malformed_config_fails_before_the_flow(tmp_path, small_source):
     p = cli(*args)
     assert p.returncode == 5 and "unknown code system" in one_clear_line(p)
     assert not (tmp_path / "x.duckdb").exists(), "nothing ran"
+
+
+def test_second_pipeline_run_on_the_same_database_fails_at_once(tmp_path, small_source):
+    """The run lock covers the whole load -> screen -> export, not only the moments DuckDB holds the file."""
+    db = tmp_path / "x.duckdb"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; from screening.runlock import "
+         "pipeline_lock\nwith pipeline_lock(Path(sys.argv[1])):\n    print('running', flush=True); time.sleep(60)",
+         str(db)], stdout=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        assert holder.stdout.readline().strip() == "running"
+        p = cli("run", "--source", str(small_source), "--db", str(db), "--out", str(tmp_path / "o"),
+                "--as-of", "2026-01-01")
+        assert p.returncode == 4 and "another osteoscreen run" in one_clear_line(p)
+    finally:
+        holder.kill()
+        holder.wait()
