@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import tempfile
 import threading
 import time
@@ -46,6 +47,43 @@ NDJSON = "application/fhir+ndjson"
 
 class Cancelled(Exception):
     """Raised inside download workers when the user aborted."""
+
+
+class Inflight:
+    """The file downloads streaming right now, so that a cancel (Ctrl-C) can break them off at once.
+
+    A worker blocked reading a slow or stalled file would otherwise only notice the cancel with its next chunk
+    (or after the read timeout), and the interrupted run would wait for it before DELETEing the export.
+    `abort()` shuts the sockets down (closing one from another thread does not wake a blocked read).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: set[httpx.Response] = set()
+        self.aborted = False
+
+    @contextlib.contextmanager
+    def track(self, resp: httpx.Response):
+        with self._lock:
+            if self.aborted:
+                raise Cancelled()
+            self._open.add(resp)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._open.discard(resp)
+
+    def abort(self) -> None:
+        with self._lock:
+            self.aborted = True
+            responses = list(self._open)
+        for resp in responses:
+            stream = resp.extensions.get("network_stream")
+            sock = stream.get_extra_info("socket") if stream is not None else None
+            if isinstance(sock, socket.socket):
+                with contextlib.suppress(OSError):
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)  # the raw socket, also under TLS
 
 
 def kickoff_path(level: str, group_id: str | None) -> str:
@@ -268,13 +306,34 @@ def download(
     requires_token: bool,
     cancel_event: threading.Event | None = None,
     on_bytes: Callable[[int], None] | None = None,
+    inflight: Inflight | None = None,
 ) -> Downloaded:
-    """Stream one file to a temp name and rename it when complete; a dropped connection restarts the file."""
+    """Stream one file to a temp name and rename it when complete; a dropped connection restarts the file.
+
+    After `cancel_event` is set (and `inflight.abort()` broke the connection) the temp file is removed and
+    Cancelled raised, never retried.
+    """
     dest = within(export_dir, export_dir / out.relpath)
     dest.parent.mkdir(mode=0o700, exist_ok=True)
     policy = "file-required" if requires_token else "none"
 
+    def cancelled() -> bool:
+        return cancel_event is not None and cancel_event.is_set()
+
     def handle(resp: httpx.Response) -> Downloaded:
+        if cancelled():
+            raise Cancelled()
+        with inflight.track(resp) if inflight is not None else contextlib.nullcontext():
+            try:
+                return receive(resp)
+            except Cancelled:
+                raise
+            except Exception:
+                if cancelled():  # the connection was shut down by the cancel: no retry
+                    raise Cancelled() from None
+                raise
+
+    def receive(resp: httpx.Response) -> Downloaded:
         if resp.status_code != 200:
             raise fhir_error(resp, f"download of {out.relpath}")
         lines = nbytes = 0
@@ -286,7 +345,7 @@ def download(
             os.fchmod(fd, 0o600)
             with os.fdopen(fd, "wb") as fh:
                 for chunk in resp.iter_bytes(1 << 20):
-                    if cancel_event is not None and cancel_event.is_set():
+                    if cancelled():
                         raise Cancelled()
                     if (
                         nbytes == 0 and chunk[:2] == b"\x1f\x8b"
@@ -300,6 +359,8 @@ def download(
                         on_bytes(len(chunk))
                 fh.flush()
                 os.fsync(fh.fileno())
+            if cancelled():  # never rename into place after a cancel
+                raise Cancelled()
             if tail.strip():
                 lines += 1
             os.replace(tmp, target)

@@ -141,6 +141,7 @@ class Extraction:
         self.page_size = page_size
         self.reporter = Reporter(progress)
         self.cancel_event = threading.Event()
+        self.inflight = bulk.Inflight()  # streaming file downloads, broken off by a cancel
         self.session = FhirSession(
             self.fhir_url, verify_tls=verify_tls, policy=retry, max_connections=max_concurrency + 2
         )
@@ -331,6 +332,7 @@ class Extraction:
             requires_token=bool(self.state.doc.get("requiresAccessToken")),
             cancel_event=self.cancel_event,
             on_bytes=self.reporter.bytes,
+            inflight=self.inflight,
         )
         info = {"file": got.relpath, "lines": got.lines, "bytes": got.bytes, "kind": out.kind}
         self.state.record("outputs", out.key, info)
@@ -366,16 +368,21 @@ class Extraction:
                         raise f.exception()
                     self.reporter.file_done()
         except BaseException:
-            self.cancel_event.set()
+            self.stop_workers()
             for f in futures:
                 f.cancel()
             pool.shutdown(wait=True, cancel_futures=True)
             raise
         pool.shutdown(wait=True)
 
+    def stop_workers(self) -> None:
+        """Tell every worker to stop, and break off file downloads blocked on a slow or stalled server."""
+        self.cancel_event.set()
+        self.inflight.abort()
+
     def cancel_export(self) -> int | None:
         """Ctrl-C: stop workers and DELETE the job at the server (the folder is then marked cancelled)."""
-        self.cancel_event.set()
+        self.stop_workers()
         if (
             self.state is None
             or self.mode != "bulk"

@@ -8,7 +8,9 @@ paging (patient, subject, code, category, _id, _lastUpdated), reads, Group, a Bu
 (system / Patient / Group; _type, _since, _typeFilter; 202 + Content-Location, status 202 with X-Progress and
 Retry-After then the manifest, deleted and error outputs, DELETE cancel, optional gzip), a SMART
 `.well-known/smart-configuration` and a token endpoint that verifies RS384 / ES384 client assertions against
-registered public keys and issues expiring tokens. Faults are switched on with `add_fault(...)`.
+registered public keys and issues expiring tokens. Faults are switched on with `add_fault(...)`; a "slow"
+fault stalls an answer for `delay` seconds after the first half of its body (`stalled` lists the requests
+stalled right now), so a test can act while a file download is in flight.
 
 Everything the server saw is kept in `requests` (method, path, query, Authorization present) for assertions.
 """
@@ -70,11 +72,12 @@ def outcome(code: str, text: str, severity: str = "error") -> dict:
 
 @dataclass
 class Fault:
-    kind: str  # "429", "503", "500", "drop", "malformed", "outcome", "expire_tokens"
+    kind: str  # "429", "503", "500", "drop", "malformed", "outcome", "expire_tokens", "slow"
     path: str  # substring of "<METHOD> <path>?<query>" that selects requests
     times: int = 1  # how many matching requests get the fault
     after: int = 0  # let this many matching requests through first
     retry_after: str | None = "0"
+    delay: float = 2.0  # "slow": the normal answer, but stalled this long after the first half of the body
     status: int = 400
     text: str = "simulated failure"
     seen: int = 0
@@ -158,6 +161,8 @@ class FhirTestServer:
         self.token_rejections: list[str] = []
         self.jobs: dict[str, Job] = {}
         self.faults: list[Fault] = []
+        self.stalled: list[str] = []  # paths whose answer is stalled right now (a "slow" fault)
+        self._stopping = threading.Event()  # ends stalls when the server stops
         self.requests: list[Seen] = []
         self.on_request: Callable[[str, str], None] | None = None
         self.file_host: FhirTestServer | None = None  # serve export files from another origin
@@ -186,6 +191,7 @@ class FhirTestServer:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()
         if self._httpd:
             self._httpd.shutdown()
             self._httpd.server_close()
@@ -241,6 +247,11 @@ class FhirTestServer:
 
     def register_client(self, client_id: str, public_key, alg: str) -> None:
         self.clients[client_id] = (public_key, alg)
+
+    def add_static_token(self, token: str, lifetime: float = 3600.0) -> None:
+        """Accept `token` as a bearer token (a token issued out of band, as with --token-file)."""
+        with self.lock:
+            self.tokens[token] = time.time() + lifetime
 
     def expire_tokens(self) -> None:
         with self.lock:
@@ -531,6 +542,7 @@ class FhirTestServer:
 class _Handler(BaseHTTPRequestHandler):
     srv: FhirTestServer
     protocol_version = "HTTP/1.1"
+    _stall = 0.0  # seconds to stall mid-body (set per request by a "slow" fault)
 
     def log_message(self, *args) -> None:  # quiet
         pass
@@ -554,8 +566,21 @@ class _Handler(BaseHTTPRequestHandler):
         for k, v in (headers or {}).items():
             self.send_header(k, v)
         self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        if self.command == "HEAD":
+            return
+        if self._stall > 0 and len(body) > 1:  # a "slow" fault: half the body, a stall, then the rest
+            half = len(body) // 2
+            self.wfile.write(body[:half])
+            self.wfile.flush()
+            with self.srv.lock:
+                self.srv.stalled.append(self.path)
+            try:
+                self.srv._stopping.wait(self._stall)
+            finally:
+                with self.srv.lock:
+                    self.srv.stalled.remove(self.path)
+            body = body[half:]
+        self.wfile.write(body)
 
     def _json(
         self, status: int, doc: dict, headers: dict | None = None, ctype="application/fhir+json"
@@ -587,6 +612,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         srv = self.srv
+        self._stall = 0.0
         parts = urlsplit(self.path)
         path, query = parts.path, parts.query
         auth = self.headers.get("Authorization")
@@ -603,7 +629,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             self._route(path, query, auth, body)
-        except BrokenPipeError:
+        except (BrokenPipeError, ConnectionResetError):
             pass
 
     def _fault(self, key: str, path: str) -> bool:
@@ -621,6 +647,9 @@ class _Handler(BaseHTTPRequestHandler):
             return False
         if hit.kind == "expire_tokens":
             srv.expire_tokens()
+            return False
+        if hit.kind == "slow":  # answer normally, but stall after the first half of the body
+            self._stall = hit.delay
             return False
         if hit.kind in ("429", "503", "500"):
             headers = {"Retry-After": hit.retry_after} if hit.retry_after is not None else {}
