@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
@@ -14,15 +15,24 @@ def sql_text(relative: str) -> str:
     return (SQL_DIR / relative).read_text(encoding="utf-8")
 
 
+_PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def statement_params(statement: str) -> set[str]:
+    """The named parameters ($name) a statement uses, comments left out."""
+    code = "\n".join(line.split("--", 1)[0] for line in statement.splitlines())
+    return set(_PARAM.findall(code))
+
+
 def run_sql_file(con: duckdb.DuckDBPyConnection, relative: str, params: dict | None = None) -> None:
     """Run every statement of a SQL file; named parameters ($name) are bound, never formatted in."""
-    text = sql_text(relative)
-    if params:
-        for statement in split_statements(text):
-            used = {k: v for k, v in params.items() if f"${k}" in statement}
-            con.execute(statement, used or None)
-    else:
-        con.execute(text)
+    params = params or {}
+    for statement in split_statements(sql_text(relative)):
+        names = statement_params(statement)
+        missing = names - params.keys()
+        if missing:
+            raise KeyError(f"{relative}: no value for SQL parameter(s) {sorted(missing)}")
+        con.execute(statement, {k: params[k] for k in names} or None)
 
 
 def split_statements(text: str) -> list[str]:

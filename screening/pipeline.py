@@ -49,7 +49,7 @@ def export_step(db: Path, out: Path) -> dict:
         ensure_private_dir(Path(out))
     except OSError as exc:
         raise OutputError(f"{out}: cannot create output folder: {exc.strerror}") from None
-    con = open_database(db, read_only=False)
+    con = open_database(db, read_only=True)  # export only reads
     try:
         path, rows = write_worklist_csv(con, Path(out))
         counts = dict(con.execute(

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from screening.errors import DatabaseError
+from screening.export.safe_files import ensure_private_dir
 
 _held: dict[Path, int] = {}  # locks this process holds: the CLI takes it before the flow, the flow again
 
@@ -24,7 +25,7 @@ def pipeline_lock(db: Path) -> Iterator[None]:
         finally:
             _held[db] -= 1
         return
-    db.parent.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(db.parent)
     lock_path = db.with_name(db.name + ".lock")
     try:
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)

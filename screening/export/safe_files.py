@@ -12,7 +12,10 @@ from screening.faults import crashpoint
 
 
 def ensure_private_dir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
+    """Create a folder for PHI owner-only (0700) whatever the umask; an existing folder is left as it is."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=0o700, exist_ok=True)
     return path
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 import tomllib
 import uuid
 from datetime import UTC, date, datetime
@@ -20,7 +19,7 @@ import pandas as pd
 
 from screening.codes import load_code_tables
 from screening.codes.valuesets import read_commented_csv, replace_table
-from screening.db import split_statements
+from screening.db import split_statements, statement_params
 from screening.errors import ConfigError
 from screening.faults import crashpoint
 from screening.paths import SQL_DIR
@@ -29,7 +28,6 @@ from screening.settings import Settings, load_settings
 log = logging.getLogger(__name__)
 
 MANIFEST = SQL_DIR / "manifest.toml"
-_PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 TYPED_TABLES = ("patient", "observation", "condition", "procedure", "medication_use", "care_event")
 
 SCREEN_RUN_DDL = """
@@ -58,7 +56,7 @@ def manifest_files(manifest: Path = MANIFEST) -> list[str]:
 
 def execute_file(con: duckdb.DuckDBPyConnection, path: Path, params: dict) -> None:
     for stmt in split_statements(path.read_text(encoding="utf-8")):
-        names = set(_PARAM.findall(_strip_comments(stmt)))
+        names = statement_params(stmt)
         missing = names - params.keys()
         if missing:
             raise ConfigError(f"{path.name}: SQL parameter(s) not in settings: {sorted(missing)}")
@@ -66,10 +64,6 @@ def execute_file(con: duckdb.DuckDBPyConnection, path: Path, params: dict) -> No
             con.execute(stmt, {k: params[k] for k in names} if names else None)
         except duckdb.Error as exc:
             raise RuntimeError(f"{path.relative_to(SQL_DIR)}: {str(exc).splitlines()[0]}") from exc
-
-
-def _strip_comments(stmt: str) -> str:
-    return "\n".join(line.split("--", 1)[0] for line in stmt.splitlines())
 
 
 def _config_tables(con: duckdb.DuckDBPyConnection, s: Settings) -> None:
