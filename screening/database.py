@@ -6,22 +6,37 @@ from pathlib import Path
 
 import duckdb
 
-from screening.db import ensure_schema
+from screening.db import duckdb_connect, ensure_schema
 from screening.errors import DatabaseError
 
 REQUIRED_TABLES = {"resource_raw", "quarantine", "load_run"}
 
 
-def open_database(path: Path, *, read_only: bool = False, create: bool = True) -> duckdb.DuckDBPyConnection:
-    """A connection with our schema in place. Read-only opens never create or alter the file."""
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def open_database(path: Path, *, read_only: bool = False, create: bool = True,
+                  memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+    """A connection with our schema in place. Read-only opens never create or alter the file.
+
+    `memory_limit` (default 2 GiB, config/settings.toml [limits]) bounds DuckDB; it spills to a folder next to
+    the database (`<db>.tmp/`, owner-only) instead of growing."""
     path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+    except OSError:
+        head = b""
+    if head == SQLITE_MAGIC:
+        raise DatabaseError(f"{path}: a SQLite database, not a DuckDB file (osteoscreen never opens it)")
     if read_only or not create:
         if not path.exists():
             raise DatabaseError(f"{path}: no such database file (run `osteoscreen run` first)")
     elif not path.parent.exists():
         raise DatabaseError(f"{path.parent}: folder for the database does not exist")
     try:
-        con = duckdb.connect(str(path), read_only=read_only)
+        con = duckdb_connect(path, read_only=read_only, memory_limit=memory_limit,
+                             temp_directory=path.parent / (path.name + ".tmp"))
     except duckdb.IOException as exc:
         text = str(exc)
         if "lock" in text.lower():

@@ -51,9 +51,29 @@ def split_statements(text: str) -> list[str]:
     return parts
 
 
+# No extension is ever fetched or auto-loaded (a foreign file such as SQLite must not trigger a download); the
+# project needs only json and icu, which ship inside the duckdb wheel and are loaded explicitly.
+DUCKDB_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+NEEDED_EXTENSIONS = ("json", "icu")
+DEFAULT_MEMORY_LIMIT = "2GiB"
+
+
+def duckdb_connect(db_path: Path | str, read_only: bool = False, memory_limit: str | None = None,
+                   temp_directory: Path | str | None = None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with extensions locked down, the memory budget set and a spill folder."""
+    config = dict(DUCKDB_CONFIG)
+    config["memory_limit"] = memory_limit or DEFAULT_MEMORY_LIMIT
+    if temp_directory is not None:
+        config["temp_directory"] = str(temp_directory)
+    con = duckdb.connect(str(db_path), read_only=read_only, config=config)
+    for ext in NEEDED_EXTENSIONS:
+        con.execute(f"LOAD {ext}")
+    return con
+
+
 def connect(db_path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the project database and make sure its schema and macros exist."""
-    con = duckdb.connect(str(db_path), read_only=read_only)
+    con = duckdb_connect(db_path, read_only=read_only)
     if not read_only:
         ensure_schema(con)
     return con

@@ -157,3 +157,15 @@ def _validate(s: Settings) -> None:
     for analyte, units in s.raw["labs"]["units"].items():
         if not any(float(f) == 1.0 for f in units.values()):
             raise ConfigError(f"settings.toml: labs.units.{analyte} needs its canonical unit (factor 1)")
+
+
+def record_max_bytes(settings: Settings | None = None) -> int:
+    """The one record-size limit (bytes), shared by the loader and DXA report attachments ([limits])."""
+    params = (settings or load_settings()).params
+    return int(params.get("limits_record_max_mib", 64) * 1024 * 1024)
+
+
+def memory_limit(settings: Settings | None = None) -> str:
+    """DuckDB's memory budget from [limits] memory_limit_mib (default 2 GiB), as a DuckDB size string."""
+    params = (settings or load_settings()).params
+    return f"{int(params.get('limits_memory_limit_mib', 2048))}MiB"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import gzip
 from pathlib import Path
 
@@ -65,9 +67,14 @@ def test_corrupt_gzip_is_quarantined_and_other_files_load(con, tmp_path):
 
 def test_reload_is_idempotent(con, tmp_path):
     write_ndjson(tmp_path / "Observation.ndjson", [obs("o1"), obs("o2")])
-    load_source(con, tmp_path)
-    r2 = load_source(con, tmp_path)
-    assert (r2.inserted, r2.replaced, r2.unchanged) == (0, 0, 2)
+    r1 = load_source(con, tmp_path)
+    r2 = load_source(con, tmp_path)  # same path, size, mtime, content: the file is skipped
+    assert (r2.files_skipped, r2.records_read, r2.inserted, r2.replaced, r2.unchanged) == (1, 0, 0, 0, 0)
+    f = tmp_path / "Observation.ndjson"
+    os.utime(f, ns=(f.stat().st_atime_ns, f.stat().st_mtime_ns + 10**9))  # touched: read again, nothing rewritten
+    r3 = load_source(con, tmp_path)
+    assert (r3.files_skipped, r3.inserted, r3.replaced, r3.unchanged) == (0, 0, 0, 2)
+    assert con.execute("SELECT DISTINCT load_run_id FROM resource_raw").fetchall() == [(r1.run_id,)]
     assert con.execute("SELECT count(*) FROM observation").fetchone() == (2,)
     assert con.execute("SELECT count(*) FROM resource_raw").fetchone() == (2,)
 

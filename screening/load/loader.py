@@ -1,12 +1,17 @@
-"""Load a folder or file of FHIR NDJSON / Bundles into DuckDB in one transaction.
+"""Load a folder or file of FHIR NDJSON / Bundles into DuckDB; the run's data becomes visible in one commit.
 
-Bytes are cut into lines in Python (C-speed `bytes.split`); every JSON decision is DuckDB's (sql/ingest/).
-read = loaded + quarantined holds for every run, and the counts are stored in `load_run`.
+Bytes are cut into lines in Python (NumPy over blocks, bounded by the limits in screening/load/files.py); every
+JSON decision is DuckDB's (sql/ingest/). read = loaded + quarantined holds for every run, and the counts are stored
+in `load_run`. Files already loaded unchanged (same path, size, mtime and content hash) are skipped.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import math
+import re
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -17,12 +22,25 @@ import orjson
 
 from screening.db import run_sql_file
 from screening.faults import crashpoint
-from screening.load.files import CORRUPT_ERRORS, InputFile, discover, record_batches
+from screening.load.fields import FieldRule, field_rules, field_values_sql, fhir_types
+from screening.load.files import (
+    CORRUPT_ERRORS,
+    MIB,
+    InputFile,
+    LimitExceeded,
+    Limits,
+    ReadStats,
+    discover,
+    display_path,
+    record_batches,
+)
 from screening.load.typed import rebuild_typed_tables
 
 log = logging.getLogger(__name__)
 
-INGEST_SQL = ["ingest/05_check_macro.sql", "ingest/10_records.sql", "ingest/20_validate.sql", "ingest/30_merge.sql"]
+INGEST_SQL = ["ingest/05_check_macro.sql", "ingest/10_records.sql", "ingest/18_resources.sql"]
+VALIDATE_SQL = "ingest/20_validate.sql"
+MERGE_SQL = "ingest/30_merge.sql"
 
 
 @dataclass
@@ -38,86 +56,229 @@ class LoadResult:
     unchanged: int
     deleted: int
     empty_bundles: int
+    field_quarantined: int = 0
+    files_skipped: int = 0
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
-def load_source(con: duckdb.DuckDBPyConnection, source: Path, run_id: str | None = None) -> LoadResult:
-    """Load every FHIR file under `source`; the data becomes visible in one commit or not at all."""
-    files = discover(Path(source))
+def load_source(con: duckdb.DuckDBPyConnection, source: Path, run_id: str | None = None, *,
+                limits: Limits | None = None, config_dirs: list[Path] | None = None,
+                fhir_base: str | None = None) -> LoadResult:
+    """Load every FHIR file under `source`; the data becomes visible in one commit or not at all.
+
+    `fhir_base`: the FHIR server the files came from (default: the `request` of a manifest.json under `source`);
+    absolute references resolve locally only against it.
+    """
+    source = Path(source)
+    files = discover(source)
+    if limits is None:
+        from screening.settings import load_settings
+
+        extra = [d for d in (config_dirs or [])[1:]]
+        limits = Limits.from_settings(load_settings(extra[-1] if extra else None).params)
     run_id = run_id or uuid.uuid4().hex[:12]
+    fhir_base = fhir_base if fhir_base is not None else manifest_base(source)
     started = datetime.now(UTC)
     con.execute("BEGIN TRANSACTION")
     try:
-        result = _load_in_transaction(con, files, run_id, str(source), started)
+        result = _load_in_transaction(con, files, run_id, display_path(source), started, limits,
+                                      config_dirs, fhir_base)
         crashpoint("load:before-commit")
         con.execute("COMMIT")
         crashpoint("load:after-commit")
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    log.info("load %s: read %d, loaded %d, quarantined %d", run_id, result.records_read, result.loaded,
-             result.quarantined)
+    log.info("load %s: read %d, loaded %d, quarantined %d, %d file(s) unchanged and skipped", run_id,
+             result.records_read, result.loaded, result.quarantined, result.files_skipped)
     return result
 
 
-def _load_in_transaction(con, files: list[InputFile], run_id: str, source: str, started) -> LoadResult:
+_EXPORT_SUFFIX = re.compile(r"/(?:Patient|Group/[^/]+)?/?\$export.*$")
+
+
+def manifest_base(source: Path) -> str | None:
+    """The server base of a Bulk export (manifest.json `request` up to /$export), when exactly one is found."""
+    folder = source if source.is_dir() else source.parent
+    bases = set()
+    for m in [folder / "manifest.json", *folder.glob("*/manifest.json")]:
+        try:
+            req = orjson.loads(m.read_bytes()).get("request")
+        except (OSError, orjson.JSONDecodeError, AttributeError):
+            continue
+        if isinstance(req, str) and "$export" in req:
+            bases.add(_EXPORT_SUFFIX.sub("", req.split("?", 1)[0]).rstrip("/"))
+    return bases.pop() if len(bases) == 1 else None
+
+
+def _fingerprint(path: Path) -> tuple[int, int, str]:
+    """(size, mtime_ns, sha256): what "already loaded unchanged" means for a file."""
+    st = path.stat()
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(8 * MIB):
+            h.update(block)
+    return st.st_size, st.st_mtime_ns, h.hexdigest()
+
+
+def _load_in_transaction(con, files: list[InputFile], run_id: str, source: str, started, limits: Limits,
+                         config_dirs, fhir_base: str | None) -> LoadResult:
     con.execute("CREATE OR REPLACE TEMP TABLE _stage_line (stage_no BIGINT, source_file VARCHAR, "
                 "source_line BIGINT, raw BLOB, file_kind VARCHAR)")
+    con.execute("CREATE OR REPLACE TEMP TABLE _file_q (source_file VARCHAR, source_line BIGINT, reason VARCHAR, "
+                "raw BLOB)")
     staged = 0  # a running line number over all files: the load order, without sorting the data later
-    file_failures: list[tuple[str, str]] = []
+    blank = 0
+    skipped = 0
+    seen_files = []
     for f in files:
-        last_line = 0
+        name = display_path(f.path)
+        if f.problem:
+            con.execute("INSERT INTO _file_q VALUES (?, NULL, ?, NULL)", [name, f.problem])
+            continue
         try:
-            for batch in record_batches(f):
+            fp = _fingerprint(f.path)
+        except OSError as exc:
+            con.execute("INSERT INTO _file_q VALUES (?, NULL, ?, NULL)",
+                        [name, f"unreadable file: {type(exc).__name__}: {exc.strerror or exc}"])
+            continue
+        if con.execute("SELECT count(*) FROM load_file WHERE source_file = ? AND size = ? AND mtime_ns = ? "
+                       "AND sha256 = ?", [name, *fp]).fetchall()[0][0]:
+            skipped += 1
+            continue
+        last_line = 0
+        stats = ReadStats()
+        try:
+            for batch in record_batches(f, limits, stats):
                 con.register("_batch", batch)
                 con.execute("INSERT INTO _stage_line SELECT ? + source_line, ?, source_line, raw, ? FROM _batch",
-                            [staged, str(f.path), f.kind])
+                            [staged, name, f.kind])
                 con.unregister("_batch")
                 last_line = batch.column("source_line")[-1].as_py() if batch.num_rows else last_line
-        except CORRUPT_ERRORS as exc:
+                del batch
+        except (*CORRUPT_ERRORS, LimitExceeded) as exc:
             # A file we cannot read to the end loads nothing: one quarantine row names it.
-            con.execute("DELETE FROM _stage_line WHERE source_file = ?", [str(f.path)])
-            file_failures.append((str(f.path), f"unreadable file: {type(exc).__name__}: {exc}"))
-        staged += last_line
+            con.execute("DELETE FROM _stage_line WHERE source_file = ?", [name])
+            reason = str(exc) if isinstance(exc, LimitExceeded) else \
+                f"unreadable file: {type(exc).__name__}: {exc}"
+            con.execute("INSERT INTO _file_q VALUES (?, NULL, ?, NULL)", [name, reason])
+            continue
+        blank += stats.blank_lines
+        for line, size in stats.oversized:
+            con.execute("INSERT INTO _file_q VALUES (?, ?, ?, NULL)", [
+                name, line, f"record of {size} bytes or more exceeds the record-size limit of "
+                            f"{limits.record_max_bytes // MIB} MiB (limits.record_max_mib); not read"])
+            last_line = max(last_line, line)
+        staged += max(last_line, max((ln for ln, _ in stats.oversized), default=0)) + stats.blank_lines + 1
+        seen_files.append((name, *fp))
 
     crashpoint("load:staged")
     seq_base = _next_seq_base(con)
+    types = fhir_types(config_dirs)
+    rules = field_rules(config_dirs)
+    params = {"run_id": run_id, "seq_base": seq_base, "fhir_types": types, "fhir_base": fhir_base}
     for relative in INGEST_SQL:
-        run_sql_file(con, relative, {"run_id": run_id, "seq_base": seq_base})
+        run_sql_file(con, relative, params)
+    _field_values(con, rules)
+    run_sql_file(con, VALIDATE_SQL, params)
+    _clean_fields(con, rules)
+    run_sql_file(con, MERGE_SQL, params)
     crashpoint("load:merged")
-    for path, reason in file_failures:
-        con.execute("INSERT INTO _q VALUES (?, NULL, NULL, NULL, NULL, NULL, ?, NULL)", [path, reason])
+    con.execute("INSERT INTO _q (source_file, source_line, reason, raw, disposition) "
+                "SELECT source_file, source_line, reason, raw, 'record' FROM _file_q")
     _explain_invalid_json(con)
 
-    con.execute("INSERT INTO quarantine SELECT ?, * FROM _q", [run_id])
+    con.execute("INSERT INTO quarantine (load_run_id, source_file, source_line, source_entry, resource_type, "
+                "resource_id, field, reason, raw, disposition) SELECT ?, * FROM _q", [run_id])
     rebuild_typed_tables(con)
     crashpoint("load:typed")
 
     counts = con.execute("""
         SELECT (SELECT count(*) FROM _blank),
                (SELECT count(*) FROM _good) + (SELECT count(*) FROM _deletion),
-               (SELECT count(*) FROM _q),
+               (SELECT count(*) FROM _q WHERE disposition = 'record'),
                (SELECT inserted FROM _merge_stats), (SELECT replaced FROM _merge_stats),
                (SELECT count(*) FROM _deletion), (SELECT count(*) FROM _empty_bundle),
-               (SELECT count(*) FROM _good)
+               (SELECT count(*) FROM _good),
+               (SELECT count(*) FROM _q WHERE disposition = 'field')
     """).fetchone()
-    blank, loaded, quarantined, inserted, replaced, deleted, empty_bundles, good = counts
+    sql_blank, loaded, quarantined, inserted, replaced, deleted, empty_bundles, good, field_q = counts
+    blank += sql_blank
     result = LoadResult(
         run_id=run_id, files=len(files), blank_lines=blank, records_read=loaded + quarantined,
         loaded=loaded, quarantined=quarantined, inserted=inserted, replaced=replaced,
         unchanged=good - inserted - replaced, deleted=deleted, empty_bundles=empty_bundles,
+        field_quarantined=field_q, files_skipped=skipped,
     )
     con.execute(
-        "INSERT INTO load_run VALUES (?, ?, now(), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'committed')",
+        "INSERT INTO load_run (run_id, started_at, finished_at, source, files, blank_lines, records_read, loaded, "
+        "quarantined, inserted, replaced, unchanged, deleted, status, fhir_base, field_quarantined, files_skipped) "
+        "VALUES (?, ?, now(), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'committed', ?, ?, ?)",
         [run_id, started, source, result.files, blank, result.records_read, loaded, quarantined, inserted,
-         replaced, result.unchanged, deleted],
+         replaced, result.unchanged, deleted, fhir_base, field_q, skipped],
     )
+    if seen_files:
+        con.executemany("DELETE FROM load_file WHERE source_file = ?", [[s[0]] for s in seen_files])
+        con.executemany("INSERT INTO load_file VALUES (?, ?, ?, ?, ?)", [[*s, run_id] for s in seen_files])
     con.execute("DROP VIEW IF EXISTS _res")
-    for t in ("_stage_line", "_line", "_checked_line", "_record", "_bundle", "_bundle_entry", "_cand", "_winner"):
+    for t in ("_stage_line", "_line", "_checked_line", "_record", "_bundle", "_bundle_entry", "_cand", "_winner",
+              "_file_q", "_fieldq", "_range", "_conflict", "_fv_type"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
     return result
+
+
+def _field_values(con, rules: list[FieldRule]) -> None:
+    """_range: the element rules as a table; _fv: their values per record (sql/ingest/15_field_values.sql)."""
+    con.execute("CREATE OR REPLACE TEMP TABLE _range (rule INTEGER, types VARCHAR[], path VARCHAR, "
+                "json_type VARCHAR, lo DOUBLE, hi DOUBLE)")
+    con.executemany("INSERT INTO _range VALUES (?, ?, ?, ?, ?, ?)",
+                    [[r.rule, list(r.types), r.path, r.json_type, r.lo, r.hi] for r in rules])
+    if not rules:
+        con.execute("CREATE OR REPLACE TEMP TABLE _fv (rec_no BIGINT, rule INTEGER, vals JSON[])")
+        return
+    con.execute("CREATE OR REPLACE TEMP TABLE _fv AS " + field_values_sql(rules))
+
+
+def _clean_fields(con, rules: list[FieldRule]) -> None:
+    """Records with field-level problems load without those fields (the few records concerned, in Python).
+
+    The quarantine row keeps the record as read; resource_raw keeps it without the implausible values."""
+    rows = con.execute("SELECT g.rec_no, g.resource_type, g.text, list(f.field) FROM _good g JOIN _fieldq f "
+                       "USING (rec_no) GROUP BY ALL").fetchall()
+    by_key = {(t, r.path): r for r in rules for t in r.types}
+    for rec_no, rtype, text, fields in rows:
+        doc = json.loads(text)
+        for field in set(fields):
+            _remove(doc, field.split("."), by_key.get((rtype, field)))
+        con.execute("UPDATE _good SET text = ? WHERE rec_no = ?", [json.dumps(doc, ensure_ascii=False), rec_no])
+
+
+def _remove(node, parts: list[str], rule: FieldRule | None) -> None:
+    """Delete the leaf at `parts` (a[*].b.c) where it is implausible (or always, without a rule)."""
+    if not parts or not isinstance(node, dict):
+        return
+    key, wild = parts[0].removesuffix("[*]"), parts[0].endswith("[*]")
+    if key not in node:
+        return
+    if wild:
+        for item in node[key] if isinstance(node[key], list) else []:
+            _remove(item, parts[1:], rule)
+    elif len(parts) == 1:
+        if rule is None or _implausible(node[key], rule):
+            del node[key]
+    else:
+        _remove(node[key], parts[1:], rule)
+
+
+def _implausible(v, rule: FieldRule) -> bool:
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return False
+    x = float(v) if not isinstance(v, int) or abs(v) < 1 << 1000 else math.inf
+    lo = -math.inf if rule.lo is None else rule.lo
+    hi = math.inf if rule.hi is None else rule.hi
+    return not (math.isfinite(x) and lo <= x <= hi)
 
 
 def _next_seq_base(con) -> int:

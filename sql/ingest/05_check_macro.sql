@@ -21,3 +21,17 @@ CREATE OR REPLACE TEMP MACRO fhir_check(t) AS try(json_transform(t, '{
          "dispenseRequest": {"expectedSupplyDuration": {"value": "JSON"},
                              "validityPeriod": {"start": "VARCHAR", "end": "VARCHAR"}}
        }'));
+
+-- The one rule for resourceType (line or Bundle entry): a JSON string naming a resource type exactly. A wrong-case
+-- or padded name of a known type is quarantined with that reason (never normalised); an unknown but well-formed
+-- name loads (kept in resource_raw, not modelled). $fhir_types: config/fhir_resource_types.csv.
+CREATE OR REPLACE TEMP MACRO rtype_problem(rt, types) AS CASE
+    WHEN rt IS NULL THEN 'not a FHIR resource: no resourceType string'
+    WHEN json_type(rt) <> 'VARCHAR' THEN 'not a FHIR resource: no resourceType string (it is '
+                                         || lower(json_type(rt)) || ')'
+    WHEN list_contains(types, rt ->> '$') THEN NULL
+    WHEN trim(rt ->> '$') <> rt ->> '$' THEN 'resourceType has leading or trailing whitespace'
+    WHEN list_contains(list_transform(types, lambda t: lower(t)), lower(rt ->> '$'))
+        THEN 'resourceType in the wrong case (FHIR names are case-sensitive)'
+    WHEN NOT regexp_full_match(rt ->> '$', '[A-Z][A-Za-z]{0,63}') THEN 'resourceType is not a FHIR type name'
+END;

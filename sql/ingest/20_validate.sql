@@ -1,56 +1,34 @@
--- Step 2: check each resource record for what the schema needs. A record with any problem goes to
--- quarantine with every problem named (field: reason); the rest are _good. DELETE entries become _deletion.
-CREATE OR REPLACE TEMP TABLE _deletion AS
-SELECT source_file, source_line, source_entry, request_url,
-       regexp_extract(request_url, '([A-Z][A-Za-z]+)/([A-Za-z0-9\-\.]{1,64})/?$', 1) AS resource_type,
-       regexp_extract(request_url, '([A-Z][A-Za-z]+)/([A-Za-z0-9\-\.]{1,64})/?$', 2) AS id
-FROM _record WHERE request_method = 'DELETE';
+-- Step 2b: the checks. Element rules (config/plausible_ranges.csv, in _range; their values in _fv, one row per
+-- record and rule): a value of the wrong JSON type makes the record ill-formed (quarantined); a number outside its
+-- plausible range, or non-finite, is a field problem (the record loads without that field).
+CREATE OR REPLACE TEMP TABLE _fv_flat AS
+SELECT f.rec_no, f.rule, g.path, g.json_type, g.lo, g.hi, v, json_type(v) AS jt
+FROM (SELECT rec_no, rule, unnest(vals) AS v FROM _fv) f JOIN _range g USING (rule)
+WHERE v IS NOT NULL;
 
-INSERT INTO _q
-SELECT source_file, source_line, source_entry, NULL, NULL, 'request.url',
-       'DELETE entry without a Type/id request.url', encode(coalesce(request_url, ''))
-FROM _deletion WHERE coalesce(id, '') = '';
-DELETE FROM _deletion WHERE coalesce(id, '') = '';
+CREATE OR REPLACE TEMP TABLE _fv_type AS
+SELECT rec_no, list({'field': path, 'reason': CASE json_type
+                        WHEN 'number' THEN 'a number written as ' || lower(jt) || ' (' || left(CAST(v AS VARCHAR), 40)
+                                           || '); FHIR JSON requires a JSON number'
+                        ELSE 'a boolean written as ' || lower(jt) || ' (' || left(CAST(v AS VARCHAR), 40)
+                             || '); FHIR JSON requires true or false' END} ORDER BY rule) AS problems
+FROM _fv_flat
+WHERE (json_type = 'number' AND jt NOT IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'HUGEINT'))
+   OR (json_type = 'boolean' AND jt <> 'BOOLEAN')
+GROUP BY rec_no;
 
--- urn:uuid fullUrls of this batch, so references inside a Bundle resolve to Type/id.
-CREATE OR REPLACE TEMP TABLE _ref_map_new AS
-SELECT DISTINCT source_file, full_url,
-       rtype || '/' || coalesce(c.id ->> '$', regexp_extract(full_url, '^urn:uuid:(.+)$', 1)) AS ref
-FROM _record
-WHERE full_url IS NOT NULL AND c IS NOT NULL AND request_method IS DISTINCT FROM 'DELETE';
+CREATE OR REPLACE TEMP TABLE _fv_range AS
+SELECT rec_no, path AS field,
+       'implausible value ' || left(CAST(v AS VARCHAR), 40) || ': outside the plausible range ['
+       || coalesce(CAST(lo AS VARCHAR), '-inf') || ', ' || coalesce(CAST(hi AS VARCHAR), 'inf')
+       || '] of config/plausible_ranges.csv; the field is treated as absent' AS reason
+FROM _fv_flat
+WHERE json_type = 'number' AND jt IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'HUGEINT')
+  AND NOT (isfinite(CAST(v AS DOUBLE)) AND CAST(v AS DOUBLE) >= coalesce(lo, -1e308)
+           AND CAST(v AS DOUBLE) <= coalesce(hi, 1e308));
 
-CREATE OR REPLACE TEMP VIEW _res AS
-SELECT rec_no, source_file, source_line, source_entry, full_url, text, file_kind, rtype, c
-FROM _record
-WHERE request_method IS DISTINCT FROM 'DELETE';
-
-CREATE OR REPLACE TEMP TABLE _status_vs AS
-SELECT * FROM (VALUES
-  ('Observation', ['registered', 'preliminary', 'final', 'amended', 'corrected', 'cancelled', 'entered-in-error',
-                   'unknown']),
-  ('MedicationStatement', ['active', 'completed', 'entered-in-error', 'intended', 'stopped', 'on-hold', 'unknown',
-                           'not-taken']),
-  ('MedicationRequest', ['active', 'on-hold', 'cancelled', 'completed', 'entered-in-error', 'stopped', 'draft',
-                         'unknown']),
-  ('MedicationAdministration', ['in-progress', 'not-done', 'on-hold', 'completed', 'entered-in-error', 'stopped',
-                                'unknown']),
-  ('Procedure', ['preparation', 'in-progress', 'not-done', 'on-hold', 'stopped', 'completed', 'entered-in-error',
-                 'unknown'])
-) t(rtype, codes);
-
--- Resource types whose records must point at a Patient to be screened.
-CREATE OR REPLACE TEMP TABLE _subject_types AS
-SELECT unnest(['Observation', 'Condition', 'MedicationStatement', 'MedicationRequest', 'MedicationAdministration',
-               'Procedure', 'Encounter', 'ServiceRequest']) AS rtype;
-
--- File names that name a resource type (Bulk Data style: Observation.ndjson, Observation.000.ndjson.gz).
-CREATE OR REPLACE TEMP TABLE _known_types AS
-SELECT unnest(['Patient', 'Observation', 'Condition', 'MedicationStatement', 'MedicationRequest',
-               'MedicationAdministration', 'MedicationDispense', 'Medication', 'Procedure', 'Encounter',
-               'ServiceRequest', 'DiagnosticReport', 'AllergyIntolerance', 'Immunization', 'Claim',
-               'ExplanationOfBenefit', 'CarePlan', 'CareTeam', 'Device', 'DocumentReference', 'ImagingStudy',
-               'Organization', 'Practitioner', 'PractitionerRole', 'Location', 'Group', 'Provenance',
-               'FamilyMemberHistory', 'Coverage']) AS rtype;
+DROP TABLE _fv_flat;
+DROP TABLE _fv;
 
 CREATE OR REPLACE TEMP TABLE _base AS
     SELECT r.rec_no, r.rtype, r.c, r.full_url, r.file_kind, r.source_file,
@@ -66,7 +44,11 @@ CREATE OR REPLACE TEMP TABLE _base AS
            CASE WHEN r.c.dosage IS NOT NULL AND json_type(r.c.dosage) = 'ARRAY'
                 THEN json_extract(r.c.dosage, '$[0].timing.repeat.period') END AS period_ms,
            CASE WHEN r.c.dosageInstruction IS NOT NULL
-                THEN json_extract(r.c.dosageInstruction, '$[0].timing.repeat.period') END AS period_mr
+                THEN json_extract(r.c.dosageInstruction, '$[0].timing.repeat.period') END AS period_mr,
+           CASE WHEN r.c.dosage IS NOT NULL AND json_type(r.c.dosage) = 'ARRAY'
+                THEN json_extract(r.c.dosage, '$[*].doseAndRate[*].doseQuantity.value') END AS doses_ms,
+           CASE WHEN r.c.dosageInstruction IS NOT NULL AND json_type(r.c.dosageInstruction) = 'ARRAY'
+                THEN json_extract(r.c.dosageInstruction, '$[*].doseAndRate[*].doseQuantity.value') END AS doses_mr
     FROM _res r
     LEFT JOIN _ref_map_new m ON m.source_file = r.source_file AND m.full_url = r.c.subject.reference;
 
@@ -80,7 +62,7 @@ WITH checks AS (
             CASE WHEN b.c.id IS NOT NULL
                       AND (b.id_text IS NULL OR NOT regexp_full_match(b.id_text, '[A-Za-z0-9\-\.]{1,64}'))
                  THEN {'field': 'id', 'reason': 'id is not a valid FHIR id (1-64 of A-Z a-z 0-9 - .)'} END,
-            CASE WHEN b.file_kind = 'ndjson' AND b.rtype <> b.file_type AND kt.rtype IS NOT NULL
+            CASE WHEN b.file_kind = 'ndjson' AND b.rtype <> b.file_type AND list_contains($fhir_types, b.file_type)
                  THEN {'field': 'resourceType', 'reason': 'resourceType ' || b.rtype || ' in a file for ' || b.file_type}
             END,
             CASE WHEN st.rtype IS NOT NULL AND b.c.subject.reference IS NULL
@@ -103,8 +85,18 @@ WITH checks AS (
             CASE WHEN json_type(b.c.dispenseRequest.expectedSupplyDuration.value) IN ('BIGINT', 'UBIGINT', 'DOUBLE')
                       AND CAST(b.c.dispenseRequest.expectedSupplyDuration.value AS DOUBLE) <= 0
                  THEN {'field': 'dispenseRequest.expectedSupplyDuration.value',
-                       'reason': 'supply duration must be positive'} END
+                       'reason': 'supply duration must be positive'} END,
+            CASE WHEN cf.rec_no IS NOT NULL THEN {'field': cf.field, 'reason': cf.reason} END,
+            CASE WHEN list_bool_or(list_transform(coalesce(b.doses_ms, []) || coalesce(b.doses_mr, []),
+                                                  lambda x: json_type(x) IN ('BIGINT', 'DOUBLE', 'HUGEINT')
+                                                            AND CAST(x AS DOUBLE) < 0))
+                 AND NOT coalesce(json_type(b.dose_ms) IN ('BIGINT', 'DOUBLE') AND CAST(b.dose_ms AS DOUBLE) < 0, false)
+                 AND NOT coalesce(json_type(b.dose_mr) IN ('BIGINT', 'DOUBLE') AND CAST(b.dose_mr AS DOUBLE) < 0, false)
+                 THEN {'field': CASE WHEN b.doses_ms IS NOT NULL THEN 'dosage[*].doseAndRate[*].doseQuantity.value'
+                                     ELSE 'dosageInstruction[*].doseAndRate[*].doseQuantity.value' END,
+                       'reason': 'dose must not be negative (a later dosage line)'} END
         ], lambda x: x IS NOT NULL)
+        || coalesce(ft.problems, [])
         || list_transform(list_filter([
             {'field': 'birthDate', 'val': b.c.birthDate},
             {'field': 'effectiveDateTime', 'val': b.c.effectiveDateTime},
@@ -149,7 +141,8 @@ WITH checks AS (
     FROM _base b
     LEFT JOIN _status_vs v ON v.rtype = b.rtype
     LEFT JOIN _subject_types st ON st.rtype = b.rtype
-    LEFT JOIN _known_types kt ON kt.rtype = b.file_type
+    LEFT JOIN _conflict cf ON cf.rec_no = b.rec_no
+    LEFT JOIN _fv_type ft ON ft.rec_no = b.rec_no
 )
 SELECT rec_no, problems[1].field AS field,
        array_to_string(list_transform(problems, lambda x: x.field || ': ' || x.reason), '; ') AS reason
@@ -159,7 +152,7 @@ DROP TABLE _base;
 
 INSERT INTO _q
 SELECT r.source_file, r.source_line, r.source_entry, r.rtype,
-       CASE WHEN json_type(r.c.id) = 'VARCHAR' THEN r.c.id ->> '$' END, p.field, p.reason, encode(r.text)
+       CASE WHEN json_type(r.c.id) = 'VARCHAR' THEN r.c.id ->> '$' END, p.field, p.reason, encode(r.text), 'record'
 FROM _res r JOIN _problem p USING (rec_no);
 
 CREATE OR REPLACE TEMP TABLE _good AS
@@ -169,3 +162,24 @@ SELECT r.rec_no, r.rtype AS resource_type,
        r.c.meta.lastUpdated AS last_updated,
        r.source_file, r.source_line, r.source_entry, r.text
 FROM _res r ANTI JOIN _problem p USING (rec_no);
+
+-- Field problems of records that load: implausible numbers, and a subject on another server. An absolute reference
+-- is ours only when its base is the base recorded for this load ($fhir_base: the extraction's server); otherwise it
+-- stays external and the field is quarantined (the record loads without it: it belongs to no local patient).
+CREATE OR REPLACE TEMP TABLE _fieldq AS
+SELECT rec_no, field, reason FROM _fv_range
+UNION ALL
+SELECT rec_no, 'subject.reference',
+       'reference to another FHIR server (' || base || '); only references to '
+       || coalesce('the load''s server ' || $fhir_base, 'a recorded server (none was recorded for this load)')
+       || ' resolve locally; the field is treated as absent'
+FROM (SELECT rec_no, regexp_extract(c.subject.reference, '^(https?://.*?)/?Patient/[^/]+(/_history/[^/]+)?$', 1) AS base
+      FROM _res WHERE regexp_matches(c.subject.reference, '^https?://'))
+WHERE base <> '' AND base IS DISTINCT FROM rtrim($fhir_base, '/');
+DELETE FROM _fieldq WHERE rec_no IN (SELECT rec_no FROM _problem);
+DROP TABLE _fv_range;
+
+INSERT INTO _q
+SELECT r.source_file, r.source_line, r.source_entry, r.rtype,
+       CASE WHEN json_type(r.c.id) = 'VARCHAR' THEN r.c.id ->> '$' END, f.field, f.reason, encode(r.text), 'field'
+FROM _res r JOIN _fieldq f USING (rec_no);

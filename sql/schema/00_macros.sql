@@ -26,7 +26,23 @@ CREATE OR REPLACE MACRO fhir_date_precision(s) AS CASE
 END;
 
 -- A present date string that does not parse (2023-02-30, 'yesterday') is invalid.
-CREATE OR REPLACE MACRO fhir_date_invalid(s) AS s IS NOT NULL AND fhir_date(s) IS NULL;
+-- One rule for date validity (FHIR R4 date / dateTime / instant): year 0001-9999 (never 0000), a real calendar day,
+-- a time of 00:00-23:59 with seconds 00-59 (optional fraction), and a zone Z or +/-hh:mm within +/-14:00.
+-- A time without a zone is accepted (many sources omit it; its written local date is used).
+CREATE OR REPLACE MACRO fhir_date_invalid(s) AS s IS NOT NULL AND (
+    fhir_date(s) IS NULL
+    OR starts_with(s, '0000')
+    OR (length(s) > 10 AND NOT regexp_full_match(s,
+        '\d{4}-\d{2}-\d{2}T([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,9})?)?(Z|[+-](0\d|1[0-3]):[0-5]\d|[+-]14:00)?')));
+
+-- meta.versionId as a number to rank: the digits of 3, "3" or an ETag W/"3", any size (compared as text of equal
+-- length after leading zeros: arbitrary precision without a numeric type). NULL when it is not a number.
+CREATE OR REPLACE MACRO version_key(v) AS CASE
+    WHEN regexp_full_match(v, '\s*(W/)?"?0*\d+"?\s*') THEN
+        lpad(coalesce(nullif(ltrim(regexp_extract(v, '(\d+)', 1), '0'), ''), '0'), 1000, '0')
+END;
+
+CREATE OR REPLACE MACRO version_gt(a, b) AS version_key(a) > version_key(b);
 
 -- UCUM duration to days (expectedSupplyDuration, boundsDuration).
 CREATE OR REPLACE MACRO duration_days(v, unit_code) AS CASE

@@ -17,6 +17,9 @@ CREATE TABLE IF NOT EXISTS load_run (
     deleted       BIGINT,             -- Bulk Data `deleted` entries applied
     status        VARCHAR NOT NULL    -- running, committed
 );
+ALTER TABLE load_run ADD COLUMN IF NOT EXISTS fhir_base VARCHAR;       -- server whose absolute references are ours
+ALTER TABLE load_run ADD COLUMN IF NOT EXISTS field_quarantined BIGINT; -- field-level quarantine rows (record loads)
+ALTER TABLE load_run ADD COLUMN IF NOT EXISTS files_skipped INTEGER;    -- files unchanged since an earlier load
 
 -- The current version of every resource, any type (Encounter, Claim... are kept but not modelled).
 -- Versions: highest meta.versionId, then latest meta.lastUpdated, then the last loaded.
@@ -43,8 +46,10 @@ CREATE TABLE IF NOT EXISTS quarantine (
     resource_id   VARCHAR,
     field         VARCHAR,            -- FHIR path of the offending element, when there is one
     reason        VARCHAR NOT NULL,
-    raw           BLOB                -- the record as read (the full line or Bundle entry)
+    raw           BLOB,               -- the record as read (the full line or Bundle entry)
+    disposition   VARCHAR DEFAULT 'record'  -- record: not loaded; field: loaded, `field` treated as absent
 );
+ALTER TABLE quarantine ADD COLUMN IF NOT EXISTS disposition VARCHAR DEFAULT 'record';
 
 -- Bundle fullUrl -> Type/id, so `urn:uuid:` references inside transaction Bundles resolve.
 CREATE TABLE IF NOT EXISTS bundle_ref_map (
@@ -59,7 +64,18 @@ CREATE TABLE IF NOT EXISTS deleted_resource (
     id            VARCHAR NOT NULL,
     deleted_at    VARCHAR,
     load_run_id   VARCHAR NOT NULL,
-    load_seq      HUGEINT NOT NULL
+    load_seq      HUGEINT NOT NULL,
+    version_id    VARCHAR             -- meta.versionId of the version deleted (a re-load must beat it)
 );
+ALTER TABLE deleted_resource ADD COLUMN IF NOT EXISTS version_id VARCHAR;
 
 CREATE SEQUENCE IF NOT EXISTS load_seq_counter START 1;
+
+-- Files loaded, by content: a later load skips a file whose path, size, mtime and SHA-256 are unchanged.
+CREATE TABLE IF NOT EXISTS load_file (
+    source_file   VARCHAR NOT NULL,
+    size          BIGINT NOT NULL,
+    mtime_ns      BIGINT NOT NULL,
+    sha256        VARCHAR NOT NULL,
+    load_run_id   VARCHAR NOT NULL
+);
