@@ -22,7 +22,7 @@ import orjson
 
 from screening.db import run_sql_file
 from screening.faults import crashpoint
-from screening.load.fields import FieldRule, field_rules, field_values_sql, fhir_types
+from screening.load.fields import FieldRule, fhir_types, field_rules, field_values_sql
 from screening.load.files import (
     CORRUPT_ERRORS,
     MIB,
