@@ -9,8 +9,12 @@ CREATE OR REPLACE MACRO code_norm(sys, c) AS CASE
 CREATE OR REPLACE MACRO age_at(birth, d) AS date_sub('year', birth, d);
 
 -- A number as people write it (no trailing zeros): -2.40 -> '-2.4'.
-CREATE OR REPLACE MACRO fmt_num(v) AS
-    regexp_replace(CAST(CAST(round(v, 2) AS DECIMAL(18, 2)) AS VARCHAR), '\.?0+$', '');
+-- Guarded (loader issue 8): a product of plausible inputs (dose x frequency / period) can exceed DECIMAL(18, 2);
+-- such a number is written as DuckDB prints a DOUBLE instead of failing the screen stage for everyone.
+CREATE OR REPLACE MACRO fmt_num(v) AS CASE
+    WHEN isfinite(v) AND abs(v) < 1e15
+        THEN regexp_replace(CAST(CAST(round(v, 2) AS DECIMAL(18, 2)) AS VARCHAR), '\.?0+$', '')
+    ELSE CAST(v AS VARCHAR) END;
 
 CREATE OR REPLACE MACRO fmt_date(d) AS strftime(d, '%Y-%m-%d');
 
