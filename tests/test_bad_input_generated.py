@@ -86,7 +86,7 @@ def build_cases() -> list[tuple]:
                 lo = -math.inf if rule.lo is None else rule.lo
                 if lo <= value <= (rule.hi or math.inf) and math.isfinite(value):
                     continue
-                if value < 0 and rule.lo == 0:
+                if value < 0 and rule.lo is not None and rule.lo >= 0:
                     continue  # negative doses / periods / supplies are ill-formed (record level): kinds below
                 cases.append((f"{label} = {name}", fname, _with_raw(base(rtype, "BAD"), rule.path, raw), "field",
                               rule.path))
