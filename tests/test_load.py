@@ -178,11 +178,11 @@ def test_failed_load_leaves_database_unchanged(con, tmp_path, monkeypatch):
     write_ndjson(tmp_path / "b" / "Observation.ndjson", [obs("o2")])
     import screening.load.loader as loader
 
-    def boom(_con):
+    def boom(_con, **_kw):
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(loader, "rebuild_typed_tables", boom)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="disk full"):
         load_source(con, tmp_path / "b")
     assert con.execute("SELECT id FROM resource_raw").fetchall() == [("o1",)]
     assert con.execute("SELECT count(*) FROM load_run").fetchone() == (1,)

@@ -81,16 +81,25 @@ def load_source(con: duckdb.DuckDBPyConnection, source: Path, run_id: str | None
     run_id = run_id or uuid.uuid4().hex[:12]
     fhir_base = fhir_base if fhir_base is not None else manifest_base(source)
     started = datetime.now(UTC)
-    con.execute("BEGIN TRANSACTION")
+    in_tx = False
     try:
-        result = _load_in_transaction(con, files, run_id, display_path(source), started, limits,
-                                      config_dirs, fhir_base)
+        # Stage and validate in connection-local TEMP tables, each statement committed on its own (autocommit):
+        # DuckDB frees every dropped intermediate at once and nothing of the working database changes, so a crash
+        # here leaves the previous state. Then publish with one short transaction (docs/performance.md).
+        staged = _stage_and_validate(con, files, limits, config_dirs, fhir_base)
+        con.execute("BEGIN TRANSACTION")
+        in_tx = True
+        result = _publish(con, files, run_id, display_path(source), started, fhir_base, *staged)
         crashpoint("load:before-commit")
         con.execute("COMMIT")
+        in_tx = False
         crashpoint("load:after-commit")
     except BaseException:
-        con.execute("ROLLBACK")
+        if in_tx:
+            con.execute("ROLLBACK")
         raise
+    finally:
+        _drop_temp(con)
     log.info("load %s: read %d, loaded %d, quarantined %d, %d file(s) unchanged and skipped", run_id,
              result.records_read, result.loaded, result.quarantined, result.files_skipped)
     return result
@@ -123,8 +132,22 @@ def _fingerprint(path: Path) -> tuple[int, int, str]:
     return st.st_size, st.st_mtime_ns, h.hexdigest()
 
 
-def _load_in_transaction(con, files: list[InputFile], run_id: str, source: str, started, limits: Limits,
-                         config_dirs, fhir_base: str | None) -> LoadResult:
+TEMP_TABLES = ("_stage_line", "_line", "_checked_line", "_record", "_bundle", "_bundle_entry", "_entry_checked",
+               "_cand", "_winner", "_file_q", "_fieldq", "_range", "_conflict", "_fv_type", "_fv", "_fv_flat",
+               "_fv_range", "_blank", "_q", "_deletion", "_ref_map_new", "_status_vs", "_subject_types", "_problem",
+               "_good", "_empty_bundle", "_merge_stats", "_resurrect", "_base")
+
+
+def _drop_temp(con) -> None:
+    """Release every intermediate of the load (also after a failure, so a retry starts clean)."""
+    con.execute("DROP VIEW IF EXISTS _res")
+    for t in TEMP_TABLES:
+        con.execute(f"DROP TABLE IF EXISTS temp.{t}")
+
+
+def _stage_and_validate(con, files: list[InputFile], limits: Limits, config_dirs,
+                        fhir_base: str | None) -> tuple[int, int, list]:
+    """Phase 1 (autocommit, TEMP tables only): read, cut, check. Returns (blank lines, skipped files, files seen)."""
     con.execute("CREATE OR REPLACE TEMP TABLE _stage_line (stage_no BIGINT, source_file VARCHAR, "
                 "source_line BIGINT, raw BLOB, file_kind VARCHAR)")
     con.execute("CREATE OR REPLACE TEMP TABLE _file_q (source_file VARCHAR, source_line BIGINT, reason VARCHAR, "
@@ -175,16 +198,22 @@ def _load_in_transaction(con, files: list[InputFile], run_id: str, source: str, 
         seen_files.append((name, *fp))
 
     crashpoint("load:staged")
-    seq_base = _next_seq_base(con)
     types = fhir_types(config_dirs)
     rules = field_rules(config_dirs)
-    params = {"run_id": run_id, "seq_base": seq_base, "fhir_types": types, "fhir_base": fhir_base}
+    params = {"fhir_types": types, "fhir_base": fhir_base}
     for relative in INGEST_SQL:
         run_sql_file(con, relative, params)
     _field_values(con, rules)
     run_sql_file(con, VALIDATE_SQL, params)
     _clean_fields(con, rules)
-    run_sql_file(con, MERGE_SQL, params)
+    return blank, skipped, seen_files
+
+
+def _publish(con, files: list[InputFile], run_id: str, source: str, started, fhir_base: str | None,
+             blank: int, skipped: int, seen_files: list) -> LoadResult:
+    """Phase 2 (one short transaction): merge into resource_raw, quarantine, typed tables, the run record."""
+    seq_base = _next_seq_base(con)
+    run_sql_file(con, MERGE_SQL, {"run_id": run_id, "seq_base": seq_base})
     crashpoint("load:merged")
     con.execute("INSERT INTO _q (source_file, source_line, reason, raw, disposition) "
                 "SELECT source_file, source_line, reason, raw, 'record' FROM _file_q")
@@ -192,7 +221,9 @@ def _load_in_transaction(con, files: list[InputFile], run_id: str, source: str, 
 
     con.execute("INSERT INTO quarantine (load_run_id, source_file, source_line, source_entry, resource_type, "
                 "resource_id, field, reason, raw, disposition) SELECT ?, * FROM _q", [run_id])
-    rebuild_typed_tables(con)
+    (changes,) = con.execute("SELECT (SELECT inserted + replaced FROM _merge_stats) + (SELECT count(*) FROM "
+                             "_deletion)").fetchall()[0]
+    rebuild_typed_tables(con, only_if_stale=changes == 0)
     crashpoint("load:typed")
 
     counts = con.execute("""
@@ -222,10 +253,6 @@ def _load_in_transaction(con, files: list[InputFile], run_id: str, source: str, 
     if seen_files:
         con.executemany("DELETE FROM load_file WHERE source_file = ?", [[s[0]] for s in seen_files])
         con.executemany("INSERT INTO load_file VALUES (?, ?, ?, ?, ?)", [[*s, run_id] for s in seen_files])
-    con.execute("DROP VIEW IF EXISTS _res")
-    for t in ("_stage_line", "_line", "_checked_line", "_record", "_bundle", "_bundle_entry", "_cand", "_winner",
-              "_file_q", "_fieldq", "_range", "_conflict", "_fv_type"):
-        con.execute(f"DROP TABLE IF EXISTS {t}")
     return result
 
 
