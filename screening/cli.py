@@ -71,12 +71,15 @@ def run(
     token_env: Annotated[str | None, typer.Option("--token-env", help="Env var with a bearer token.")] = None,
     scope: Annotated[str | None, typer.Option("--scope")] = None,
     insecure: Annotated[bool, typer.Option("--insecure", help="Skip TLS verification (testing).")] = False,
+    memory_limit: Annotated[str | None, typer.Option(
+        "--memory-limit", help="Memory budget, e.g. 2GiB (default: settings.toml [limits]).")] = None,
 ) -> None:
     """The main job: load -> screen -> export worklist, as the `screening-pipeline` Prefect flow.
 
     With --fhir-url the data is first extracted into a landing folder (see `osteoscreen extract`), then the
     same flow runs on that folder, so a failed load never needs a re-download.
     """
+    _set_memory_limit(memory_limit)
     day = _as_of(as_of)
     if (source is None) == (fhir_url is None):
         raise typer.BadParameter("give exactly one of --source PATH or --fhir-url URL")
@@ -145,6 +148,8 @@ def _print_summary(summary: dict) -> None:
         f"worklist:  {export['worklist']}",
         f"records:   {load['records_read']} read = {load['loaded']} loaded + {load['quarantined']} quarantined"
         f" ({load['files']} files, {load['patients']} Patient resources in the database)",
+        *([f"nothing new: all {load['files']} files are unchanged since they were loaded"]
+          if load.get("files_skipped") and load["files_skipped"] == load["files"] else []),
         f"flagged:   {export['listed']} patients on the worklist "
         f"(high {prio.get('high', 0)}, medium {prio.get('medium', 0)}, low {prio.get('low', 0)})",
     ]
@@ -158,13 +163,32 @@ def _print_summary(summary: dict) -> None:
 def load(
     source: Annotated[Path, typer.Option("--source")],
     db: Annotated[Path, typer.Option("--db")] = Path("osteoscreen.duckdb"),
+    memory_limit: Annotated[str | None, typer.Option(
+        "--memory-limit", help="Memory budget, e.g. 2GiB (default: settings.toml [limits]).")] = None,
 ) -> None:
     """Load files into the database only (no screening)."""
     from screening.pipeline import load_step
 
+    _set_memory_limit(memory_limit)
     _check_source(source)
     c = load_step(source, db)
-    typer.echo(f"{c['records_read']} read = {c['loaded']} loaded + {c['quarantined']} quarantined")
+    if c.get("files_skipped") and c["files_skipped"] == c["files"]:
+        typer.echo(f"nothing new: all {c['files']} files are unchanged since they were loaded")
+    typer.echo(f"{c['records_read']} read = {c['loaded']} loaded + {c['quarantined']} quarantined"
+               + (f" ({c['files_skipped']} unchanged files skipped)" if c.get("files_skipped") else ""))
+
+
+def _set_memory_limit(value: str | None) -> None:
+    """--memory-limit reaches every DuckDB connection of this process (load, screen, export) via the environment."""
+    import os
+
+    from screening.db import MEMORY_ENV, parse_memory_limit
+
+    if value is not None:
+        try:
+            os.environ[MEMORY_ENV] = parse_memory_limit(value)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--memory-limit") from None
 
 
 @app.command()

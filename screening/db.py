@@ -56,13 +56,42 @@ def split_statements(text: str) -> list[str]:
 DUCKDB_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 NEEDED_EXTENSIONS = ("json", "icu")
 DEFAULT_MEMORY_LIMIT = "2GiB"
+MEMORY_ENV = "OSTEOSCREEN_MEMORY_LIMIT"  # set by --memory-limit for the whole process
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", re.IGNORECASE)
+
+
+def parse_memory_limit(value: str) -> str:
+    """A DuckDB size ('2GiB', '1500MB'), checked: at least 64 MiB."""
+    m = _SIZE.fullmatch(value)
+    if not m:
+        raise ValueError(f"{value!r} is not a size such as 2GiB or 1500MB")
+    n, unit = float(m.group(1)), m.group(2).lower()
+    factor = {"b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12, "kib": 1024, "mib": 1024**2, "gib": 1024**3,
+              "tib": 1024**4}[unit]
+    if n * factor < 64 * 1024**2:
+        raise ValueError(f"{value!r} is below the 64 MiB minimum")
+    return f"{int(n * factor // 1024**2)}MiB"
+
+
+def default_memory_limit() -> str:
+    """--memory-limit (environment) if given, else settings.toml [limits] memory_limit_mib, else 2 GiB."""
+    import os
+
+    if os.environ.get(MEMORY_ENV):
+        return parse_memory_limit(os.environ[MEMORY_ENV])
+    try:
+        from screening.settings import load_settings, memory_limit
+
+        return memory_limit(load_settings())
+    except Exception:  # a broken settings file is reported by the config pre-flight, not here
+        return DEFAULT_MEMORY_LIMIT
 
 
 def duckdb_connect(db_path: Path | str, read_only: bool = False, memory_limit: str | None = None,
                    temp_directory: Path | str | None = None) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with extensions locked down, the memory budget set and a spill folder."""
     config = dict(DUCKDB_CONFIG)
-    config["memory_limit"] = memory_limit or DEFAULT_MEMORY_LIMIT
+    config["memory_limit"] = memory_limit or default_memory_limit()
     if temp_directory is not None:
         config["temp_directory"] = str(temp_directory)
     con = duckdb.connect(str(db_path), read_only=read_only, config=config)
