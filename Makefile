@@ -34,8 +34,10 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+BENCH_PATIENTS ?= 10000
+
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/bench.py --patients $(BENCH_PATIENTS)
 
 clean:
 	rm -rf $(OUT) .prefect .pytest_cache

@@ -1,29 +1,26 @@
 -- Step 1: lines/files -> records. Decode UTF-8, strip a BOM and the line end (LF, CRLF), set blank lines aside,
 -- quarantine what is not a JSON object with a valid resourceType, and expand Bundles (nested ones too) into their
 -- entries. Input: _stage_line(stage_no, source_file, source_line, raw BLOB, file_kind). Output: _record, _q.
-CREATE OR REPLACE TEMP TABLE _line AS
-SELECT stage_no, source_file, source_line, file_kind, text, CASE WHEN text IS NULL THEN raw END AS raw
-FROM (SELECT *, rtrim(ltrim(try(decode(raw)), chr(65279)), chr(10) || chr(13)) AS text FROM _stage_line);
-
-DROP TABLE _stage_line;
-
-CREATE OR REPLACE TEMP TABLE _blank AS
-SELECT source_file, source_line FROM _line WHERE text IS NOT NULL AND regexp_full_match(text, '\s*');
-
 CREATE OR REPLACE TEMP TABLE _q (
     source_file VARCHAR, source_line BIGINT, source_entry INTEGER, resource_type VARCHAR, resource_id VARCHAR,
     field VARCHAR, reason VARCHAR, raw BLOB, disposition VARCHAR DEFAULT 'record'
 );
 
--- One JSON parse per line (fhir_check); the exact reason is worked out only for the few lines that fail it.
+-- One pass over the staged bytes: decode, trim, blank test and one JSON parse per line (fhir_check); the exact
+-- reason is worked out only for the few lines that fail it. No intermediate copy of the text is kept.
 CREATE OR REPLACE TEMP TABLE _checked_line AS
-WITH parsed AS (
-    SELECT stage_no, source_file, source_line, file_kind, raw, text, fhir_check(text) AS c
-    FROM _line
-    WHERE text IS NULL OR NOT regexp_full_match(text, '\s*')
+WITH decoded AS (
+    SELECT stage_no, source_file, source_line, file_kind, raw,
+           rtrim(ltrim(try(decode(raw)), chr(65279)), chr(10) || chr(13)) AS text
+    FROM _stage_line
+), parsed AS (
+    SELECT stage_no, source_file, source_line, file_kind, CASE WHEN text IS NULL THEN raw END AS raw, text,
+           text IS NOT NULL AND regexp_full_match(text, '\s*') AS is_blank
+    FROM decoded
 )
-SELECT * EXCLUDE (raw),
+SELECT stage_no, source_file, source_line, file_kind, text, is_blank, c,
        CASE
+           WHEN is_blank THEN NULL
            WHEN text IS NULL THEN 'invalid UTF-8: the line is not UTF-8 text'
            WHEN c IS NOT NULL AND json_type(c.resourceType) = 'VARCHAR'
                 AND list_contains($fhir_types, c.resourceType ->> '$') THEN NULL
@@ -34,9 +31,12 @@ SELECT * EXCLUDE (raw),
        END AS problem,
        c.resourceType ->> '$' AS rtype,
        raw AS bad_raw
-FROM parsed;
+FROM (SELECT *, CASE WHEN NOT is_blank THEN fhir_check(text) END AS c FROM parsed);
 
-DROP TABLE _line;
+DROP TABLE _stage_line;
+
+CREATE OR REPLACE TEMP TABLE _blank AS SELECT source_file, source_line FROM _checked_line WHERE is_blank;
+DELETE FROM _checked_line WHERE is_blank;
 
 -- A Bundle whose `entry` is present but not an array is quarantined whole (its content cannot be trusted).
 UPDATE _checked_line SET problem = 'Bundle.entry is not an array (it is ' || lower(json_type(text, '$.entry')) || ')'
