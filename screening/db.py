@@ -73,6 +73,14 @@ def parse_memory_limit(value: str) -> str:
     return f"{int(n * factor // 1024**2)}MiB"
 
 
+DUCKDB_SHARE = 0.7  # of the process budget: the rest is Python, Arrow blocks and DuckDB's own untracked buffers
+
+
+def duckdb_share(budget: str) -> str:
+    """DuckDB's memory_limit for a process budget: the budget is for the whole process (peak RSS)."""
+    return f"{max(64, int(int(parse_memory_limit(budget).removesuffix('MiB')) * DUCKDB_SHARE))}MiB"
+
+
 def default_memory_limit() -> str:
     """--memory-limit (environment) if given, else settings.toml [limits] memory_limit_mib, else 2 GiB."""
     import os
@@ -91,7 +99,7 @@ def duckdb_connect(db_path: Path | str, read_only: bool = False, memory_limit: s
                    temp_directory: Path | str | None = None) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with extensions locked down, the memory budget set and a spill folder."""
     config = dict(DUCKDB_CONFIG)
-    config["memory_limit"] = memory_limit or default_memory_limit()
+    config["memory_limit"] = duckdb_share(memory_limit or default_memory_limit())
     if temp_directory is not None:
         config["temp_directory"] = str(temp_directory)
     con = duckdb.connect(str(db_path), read_only=read_only, config=config)

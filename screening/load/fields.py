@@ -19,6 +19,7 @@ from screening.paths import PROJECT_ROOT
 RANGES_FILE = "plausible_ranges.csv"
 TYPES_FILE = "fhir_resource_types.csv"
 _PATH = re.compile(r"[A-Za-z]+(\[\*\])?(\.[A-Za-z]+(\[\*\])?)*")
+_TYPE = re.compile(r"[A-Z][A-Za-z]{0,63}")
 
 
 class FieldRuleError(ValueError):
@@ -66,6 +67,8 @@ def field_rules(config_dirs: list[Path] | None = None) -> list[FieldRule]:
             types = tuple(t.strip() for t in (row.get("resource_types") or "").split("|") if t.strip())
             if not types or not (row.get("source") or "").strip():
                 raise FieldRuleError(f"{where}: resource_types and source are required")
+            if not all(_TYPE.fullmatch(t) for t in types):
+                raise FieldRuleError(f"{where}: resource_types must be FHIR type names separated by |")
             rules.append(FieldRule(i, types, fpath, jtype, lo, hi))
     return rules
 
@@ -91,5 +94,6 @@ def field_values_sql(rules: list[FieldRule]) -> str:
         jpath = "$." + r.path
         values = (f"json_extract(text, '{jpath}')" if "[*]" in r.path else f"[json_extract(text, '{jpath}')]")
         leaf = r.path.rsplit(".", 1)[-1].replace("[*]", "")
-        parts.append(template.format(rule=r.rule, values=values, leaf=f'"{leaf}"'))
+        types = ", ".join(f"'{t}'" for t in r.types)
+        parts.append(template.format(rule=r.rule, values=values, leaf=f'"{leaf}"', types=types))
     return "\nUNION ALL\n".join(parts)

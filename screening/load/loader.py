@@ -138,18 +138,76 @@ TEMP_TABLES = ("_stage_line", "_line", "_checked_line", "_record", "_bundle", "_
                "_good", "_empty_bundle", "_merge_stats", "_resurrect", "_base")
 
 
-def _drop_temp(con) -> None:
+def _drop_temp(con, keep: tuple[str, ...] = ()) -> None:
     """Release every intermediate of the load (also after a failure, so a retry starts clean)."""
     con.execute("DROP VIEW IF EXISTS _res")
-    for t in TEMP_TABLES:
-        con.execute(f"DROP TABLE IF EXISTS temp.{t}")
+    for t in (*TEMP_TABLES, *(f"_acc{t}" for t in BATCH_OUT)):
+        if t not in keep:
+            con.execute(f"DROP TABLE IF EXISTS temp.{t}")
+
+
+BATCH_BYTES = 64 * MIB  # staged input checked at a time: the working set of phase 1, whatever the population
+BATCH_OUT = ("_good", "_q", "_deletion", "_ref_map_new", "_blank", "_empty_bundle")
+
+
+class _Batches:
+    """Runs the checks (sql/ingest 05-20) on every BATCH_BYTES of staged lines and keeps only their results.
+
+    Batches end between lines, and every check is per line (a Bundle is one line or one file), so the results are
+    those of one pass over everything; only the compact outputs (BATCH_OUT) accumulate."""
+
+    def __init__(self, con, params: dict, rules: list[FieldRule]):
+        self.con, self.params, self.rules = con, params, rules
+        self.pending = 0
+        self.flushed = False
+        self._new_stage()
+
+    def _new_stage(self) -> None:
+        self.con.execute("CREATE OR REPLACE TEMP TABLE _stage_line (stage_no BIGINT, source_file VARCHAR, "
+                         "source_line BIGINT, raw BLOB, file_kind VARCHAR)")
+
+    def add(self, nbytes: int) -> None:
+        self.pending += nbytes
+        if self.pending >= BATCH_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        con = self.con
+        for relative in INGEST_SQL:
+            run_sql_file(con, relative, self.params)
+        _field_values(con, self.rules)
+        run_sql_file(con, VALIDATE_SQL, self.params)
+        _clean_fields(con, self.rules)
+        for t in BATCH_OUT:
+            if self.flushed:
+                con.execute(f"INSERT INTO _acc{t} SELECT * FROM {t}")
+            else:
+                con.execute(f"CREATE OR REPLACE TEMP TABLE _acc{t} AS SELECT * FROM {t}")
+        _drop_temp(con, keep=("_file_q",) + tuple(f"_acc{t}" for t in BATCH_OUT))
+        self.flushed = True
+        self.pending = 0
+        self._new_stage()
+
+    def forget_file(self, name: str) -> None:
+        """A file that failed half way loads nothing: drop what earlier batches kept of it."""
+        self.con.execute("DELETE FROM _stage_line WHERE source_file = ?", [name])
+        if self.flushed:
+            for t in BATCH_OUT:
+                self.con.execute(f"DELETE FROM _acc{t} WHERE source_file = ?", [name])
+
+    def finish(self) -> None:
+        self.flush()
+        for t in BATCH_OUT:
+            self.con.execute(f"DROP TABLE IF EXISTS {t}")
+            self.con.execute(f"ALTER TABLE _acc{t} RENAME TO {t}")
+        self.con.execute("DROP TABLE IF EXISTS _stage_line")
 
 
 def _stage_and_validate(con, files: list[InputFile], limits: Limits, config_dirs,
                         fhir_base: str | None) -> tuple[int, int, list]:
     """Phase 1 (autocommit, TEMP tables only): read, cut, check. Returns (blank lines, skipped files, files seen)."""
-    con.execute("CREATE OR REPLACE TEMP TABLE _stage_line (stage_no BIGINT, source_file VARCHAR, "
-                "source_line BIGINT, raw BLOB, file_kind VARCHAR)")
+    rules = field_rules(config_dirs)
+    batches = _Batches(con, {"fhir_types": fhir_types(config_dirs), "fhir_base": fhir_base}, rules)
     con.execute("CREATE OR REPLACE TEMP TABLE _file_q (source_file VARCHAR, source_line BIGINT, reason VARCHAR, "
                 "raw BLOB)")
     staged = 0  # a running line number over all files: the load order, without sorting the data later
@@ -180,10 +238,12 @@ def _stage_and_validate(con, files: list[InputFile], limits: Limits, config_dirs
                             [staged, name, f.kind])
                 con.unregister("_batch")
                 last_line = batch.column("source_line")[-1].as_py() if batch.num_rows else last_line
+                nbytes = batch.nbytes
                 del batch
+                batches.add(nbytes)
         except (*CORRUPT_ERRORS, LimitExceeded) as exc:
             # A file we cannot read to the end loads nothing: one quarantine row names it.
-            con.execute("DELETE FROM _stage_line WHERE source_file = ?", [name])
+            batches.forget_file(name)
             reason = str(exc) if isinstance(exc, LimitExceeded) else \
                 f"unreadable file: {type(exc).__name__}: {exc}"
             con.execute("INSERT INTO _file_q VALUES (?, NULL, ?, NULL)", [name, reason])
@@ -197,15 +257,8 @@ def _stage_and_validate(con, files: list[InputFile], limits: Limits, config_dirs
         staged += max(last_line, max((ln for ln, _ in stats.oversized), default=0)) + stats.blank_lines + 1
         seen_files.append((name, *fp))
 
+    batches.finish()
     crashpoint("load:staged")
-    types = fhir_types(config_dirs)
-    rules = field_rules(config_dirs)
-    params = {"fhir_types": types, "fhir_base": fhir_base}
-    for relative in INGEST_SQL:
-        run_sql_file(con, relative, params)
-    _field_values(con, rules)
-    run_sql_file(con, VALIDATE_SQL, params)
-    _clean_fields(con, rules)
     return blank, skipped, seen_files
 
 

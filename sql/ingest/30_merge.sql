@@ -46,16 +46,15 @@ WHERE w.is_new AND g.rec_no = w.rec_no AND rr.resource_type = w.resource_type AN
 
 -- Counts for the run record (computed before resource_raw changes).
 CREATE OR REPLACE TEMP TABLE _merge_stats AS
-WITH old AS (
-    SELECT rr.resource_type, rr.id, rr.body FROM resource_raw rr
+WITH old AS (  -- identical winners were set aside above, so a new winner with a stored row replaces it
+    SELECT rr.resource_type, rr.id FROM resource_raw rr
     SEMI JOIN (SELECT resource_type, id FROM _winner WHERE is_new) w USING (resource_type, id)
 )
 SELECT
     count(*) FILTER (WHERE w.is_new AND o.id IS NULL) AS inserted,
-    count(*) FILTER (WHERE w.is_new AND o.id IS NOT NULL AND o.body <> g.text) AS replaced
+    count(*) FILTER (WHERE w.is_new AND o.id IS NOT NULL) AS replaced
 FROM _winner w
-LEFT JOIN old o USING (resource_type, id)
-LEFT JOIN _good g ON g.rec_no = w.rec_no;
+LEFT JOIN old o USING (resource_type, id);
 
 DELETE FROM resource_raw
 WHERE (resource_type, id) IN (SELECT resource_type, id FROM _winner WHERE is_new);
