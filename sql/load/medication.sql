@@ -1,5 +1,10 @@
 -- medication / medication_coding: Medication resources (referenced by medicationReference).
--- medication_use: MedicationStatement, MedicationRequest and MedicationAdministration in one shape (first dosage).
+-- medication_use: MedicationStatement, MedicationRequest, MedicationAdministration and MedicationDispense in one
+-- shape (first dosage; every dosage line is in medication_dosage, sql/load/medication_dosage.sql).
+-- Dates (clinical-rules.md 8): start = validityPeriod.start else authoredOn (request), whenHandedOver else
+-- whenPrepared (dispense), effectiveDateTime / effectivePeriod.start (statement, administration); end_raw is
+-- effectivePeriod.end only: validityPeriod.end is how long a prescription may be filled, never exposure.
+-- Supply: expectedSupplyDuration x (1 + repeats) (request), daysSupply (dispense, never x repeats).
 -- medication_use_coding: every coding of the drug, whether inline, in a contained Medication or a referenced one.
 CREATE OR REPLACE TEMP TABLE _med AS
 SELECT r.id, r.source_file, r.source_line, r.version_id, r.last_updated,
@@ -36,6 +41,9 @@ WITH base AS (
              "subject": {"reference": "VARCHAR"},
              "effectiveDateTime": "VARCHAR", "effectivePeriod": {"start": "VARCHAR", "end": "VARCHAR"},
              "dateAsserted": "VARCHAR", "authoredOn": "VARCHAR",
+             "whenHandedOver": "VARCHAR", "whenPrepared": "VARCHAR",
+             "daysSupply": {"value": "DOUBLE", "unit": "VARCHAR", "code": "VARCHAR"},
+             "quantity": {"value": "DOUBLE", "unit": "VARCHAR", "code": "VARCHAR"},
              "dispenseRequest": {"validityPeriod": {"start": "VARCHAR", "end": "VARCHAR"},
                                  "numberOfRepeatsAllowed": "BIGINT",
                                  "quantity": {"value": "DOUBLE", "unit": "VARCHAR", "code": "VARCHAR"},
@@ -44,10 +52,12 @@ WITH base AS (
            CASE r.resource_type
                WHEN 'MedicationStatement' THEN json_extract(r.body, '$.dosage[0]')
                WHEN 'MedicationRequest' THEN json_extract(r.body, '$.dosageInstruction[0]')
+               WHEN 'MedicationDispense' THEN json_extract(r.body, '$.dosageInstruction[0]')
                ELSE json_extract(r.body, '$.dosage')
            END AS dosage_json
     FROM resource_raw r
-    WHERE r.resource_type IN ('MedicationStatement', 'MedicationRequest', 'MedicationAdministration')
+    WHERE r.resource_type IN ('MedicationStatement', 'MedicationRequest', 'MedicationAdministration',
+                              'MedicationDispense')
 )
 SELECT source_type, id, source_file, source_line, version_id, last_updated, j,
        json_transform(dosage_json, '{
@@ -65,17 +75,23 @@ SELECT source_type, id, source_file, source_line, version_id, last_updated,
        j.status AS status, j.intent AS intent, j.subject.reference AS subject_ref,
        j.medicationCodeableConcept AS med_cc, j.medicationReference.reference AS med_ref,
        j.medicationReference.display AS med_ref_display, j.contained AS contained,
-       CASE WHEN source_type = 'MedicationRequest' THEN coalesce(j.dispenseRequest.validityPeriod."start", j.authoredOn)
+       CASE source_type WHEN 'MedicationRequest' THEN coalesce(j.dispenseRequest.validityPeriod."start", j.authoredOn)
+                        WHEN 'MedicationDispense' THEN coalesce(j.whenHandedOver, j.whenPrepared)
             ELSE coalesce(j.effectiveDateTime, j.effectivePeriod."start") END AS start_raw,
-       CASE WHEN source_type = 'MedicationRequest' THEN j.dispenseRequest.validityPeriod."end"
+       CASE WHEN source_type IN ('MedicationRequest', 'MedicationDispense') THEN NULL
             ELSE j.effectivePeriod."end" END AS end_raw,
-       CASE WHEN source_type = 'MedicationRequest' THEN j.authoredOn ELSE j.dateAsserted END AS asserted_raw,
-       j.dispenseRequest.expectedSupplyDuration.value AS supply_value,
-       coalesce(j.dispenseRequest.expectedSupplyDuration.code, j.dispenseRequest.expectedSupplyDuration.unit)
-           AS supply_unit,
-       j.dispenseRequest.numberOfRepeatsAllowed AS repeats,
-       j.dispenseRequest.quantity.value AS quantity_value,
-       coalesce(j.dispenseRequest.quantity.code, j.dispenseRequest.quantity.unit) AS quantity_unit,
+       CASE source_type WHEN 'MedicationRequest' THEN j.authoredOn WHEN 'MedicationStatement' THEN j.dateAsserted
+       END AS asserted_raw,
+       CASE WHEN source_type = 'MedicationDispense' THEN j.daysSupply.value
+            ELSE j.dispenseRequest.expectedSupplyDuration.value END AS supply_value,
+       CASE WHEN source_type = 'MedicationDispense' THEN coalesce(j.daysSupply.code, j.daysSupply.unit, 'd')
+            ELSE coalesce(j.dispenseRequest.expectedSupplyDuration.code, j.dispenseRequest.expectedSupplyDuration.unit)
+       END AS supply_unit,
+       CASE WHEN source_type = 'MedicationRequest' THEN j.dispenseRequest.numberOfRepeatsAllowed END AS repeats,
+       CASE WHEN source_type = 'MedicationDispense' THEN j.quantity.value ELSE j.dispenseRequest.quantity.value END
+           AS quantity_value,
+       CASE WHEN source_type = 'MedicationDispense' THEN coalesce(j.quantity.code, j.quantity.unit)
+            ELSE coalesce(j.dispenseRequest.quantity.code, j.dispenseRequest.quantity.unit) END AS quantity_unit,
        d.route AS route, d.text AS dosage_text, d.asNeededBoolean AS as_needed, d.timing.repeat AS rep,
        coalesce(d.doseAndRate[1].doseQuantity.value, d.dose.value) AS dose_value,
        coalesce(d.doseAndRate[1].doseQuantity.code, d.doseAndRate[1].doseQuantity.unit, d.dose.code, d.dose.unit)
