@@ -188,7 +188,7 @@ def load_code_tables(con: duckdb.DuckDBPyConnection, dirs: list[Path]) -> dict[s
     vs_files = dict(_files(dirs, "valuesets", "*.csv"))
     vs_files.update({f"json:{k}": v for k, v in _files(dirs, "valuesets", "*.json").items()})
     local = {
-        f"local:{k}": v for k, v in _files(dirs, "local", "*.csv").items() if not k.startswith("drug_map")
+        f"local:{k}": v for k, v in _files(dirs, "local", "*.csv").items() if not k.startswith(("drug_map", "depots"))
     }
     local.update({f"localjson:{k}": v for k, v in _files(dirs, "local", "*.json").items()})
     known_systems = set(aliases.values())

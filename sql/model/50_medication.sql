@@ -5,8 +5,6 @@
 -- med_resolved: the shipped code map (med_drug_map: SCD/SBD/pack/brand -> ingredient, strength) and RxNorm
 -- ingredient codes first; only when no code resolves, the normalised drug name ("prednisone 5 MG Oral Tablet"
 -- -> prednisone, 5 mg; brand names too). Strength missing from the map is parsed from the same drug text.
-CREATE OR REPLACE MACRO re_escape(s) AS regexp_replace(s, '([.+()\[\]{}*?^$|\\])', '\\\1', 'g');
-
 CREATE OR REPLACE TABLE med_text AS
 SELECT source_type, id AS use_id, lower(medication_text) AS t FROM medication_use WHERE medication_text IS NOT NULL
 UNION
@@ -27,19 +25,25 @@ WITH by_code AS (
     JOIN med_ingredient i ON i.rxcui = c.code_norm
     WHERE c.resource_type LIKE 'Medication%' AND c.system = 'http://www.nlm.nih.gov/research/umls/rxnorm'
 ),
-by_name AS (   -- ingredient names as whole words; the strength is the first amount after the name
-    SELECT source_type, use_id, ingredient, drug_text,
+texts AS (SELECT DISTINCT t FROM med_text),
+name_hit AS (   -- per distinct drug text (uses share texts): ingredient names as whole words; the strength is the
+                -- first amount after the name
+    SELECT t, ingredient,
            regexp_extract(after, '^[^0-9/;]{0,30}?(\d+(?:\.\d+)?)\s*(mg|mcg|ug|µg|unt|iu|units?|\[iu\])(/ml)?\b',
                           ['num', 'unit', 'per_ml']) AS s
     FROM (
         -- contains() + constant patterns: no per-row regex compilation (this ran 65 s at 100k patients)
-        SELECT t.source_type, t.use_id, n.ingredient, t.t AS drug_text,
-               substr(t.t, strpos(t.t, n.name) - 1, 1) AS before,
-               substr(t.t, strpos(t.t, n.name) + length(n.name)) AS after
-        FROM med_text t
-        JOIN med_ingredient_name n ON contains(t.t, n.name)
+        SELECT x.t, n.ingredient,
+               substr(x.t, strpos(x.t, n.name) - 1, 1) AS before,
+               substr(x.t, strpos(x.t, n.name) + length(n.name)) AS after
+        FROM texts x
+        JOIN med_ingredient_name n ON contains(x.t, n.name)
     )
     WHERE NOT regexp_matches(before, '^[a-z0-9_]') AND NOT regexp_matches(after, '^[a-z0-9_]')
+),
+by_name AS (
+    SELECT m.source_type, m.use_id, h.ingredient, m.t AS drug_text, h.s
+    FROM med_text m JOIN name_hit h USING (t)
 ),
 name_rows AS (
     SELECT source_type, use_id, ingredient,
@@ -65,11 +69,16 @@ chosen AS (
     SELECT n.source_type, n.use_id, n.ingredient, n.strength, n.strength_unit, n.per, n.drug_text, 'name'
     FROM name_rows n ANTI JOIN code_use c USING (source_type, use_id)
 ),
+form_hit AS (   -- dose-form words as whole words of each distinct text (both sides normalised the same way)
+    SELECT x.t, f.route_class, f.priority
+    FROM (SELECT t, ' ' || trim(regexp_replace(t, '[^a-z0-9]+', ' ', 'g')) || ' ' AS norm FROM texts) x
+    JOIN (SELECT route_class, priority, ' ' || trim(regexp_replace(term, '[^a-z0-9]+', ' ', 'g')) || ' ' AS term
+          FROM med_dose_form) f ON contains(x.norm, f.term)
+),
 forms AS (   -- route class of the dose form named in any drug text of the use (lowest priority number wins)
-    SELECT t.source_type, t.use_id, f.route_class
-    FROM med_text t
-    JOIN med_dose_form f ON contains(t.t, f.term) AND regexp_matches(t.t, '\b' || re_escape(f.term) || '\b')
-    QUALIFY row_number() OVER (PARTITION BY t.source_type, t.use_id ORDER BY f.priority, f.route_class) = 1
+    SELECT m.source_type, m.use_id, h.route_class
+    FROM med_text m JOIN form_hit h USING (t)
+    QUALIFY row_number() OVER (PARTITION BY m.source_type, m.use_id ORDER BY h.priority, h.route_class) = 1
 )
 SELECT c.source_type, c.use_id, c.ingredient, i.drug_group, i.op_class, i.route_unknown_counts, i.depot_days,
        CASE WHEN c.strength_unit IN ('unt', 'iu', 'unit', 'units', '[iu]') THEN c.strength
@@ -110,7 +119,7 @@ JOIN med_resolved r ON r.source_type = m.source_type AND r.use_id = m.id
 WHERE m.patient_id IS NOT NULL
   AND coalesce(m.status, '') NOT IN ('entered-in-error', 'cancelled', 'draft', 'not-taken', 'not-done')
   AND (m.source_type <> 'MedicationDispense' OR m.status = 'completed')
-  AND (m.start_date IS NOT NULL OR m.status IN ('active', 'on-hold'));
+  AND (m.start_date IS NOT NULL OR (m.status IN ('active', 'on-hold') AND NOT coalesce(m.asserted_date > $as_of, false)));
 
 -- _med_line: every dosage line of those uses (a use without dosage is one empty line 0) with its route class
 -- (coded route, else route text tokens, else the dose form in the drug name), amount per administration (mg, or
