@@ -212,33 +212,36 @@ WITH u AS (
            bool_and(coalesce(route_class, 'parenteral') = 'parenteral') AS parenteral
     FROM _med_line GROUP BY ALL
 ),
+c AS (
+    SELECT u.*, (u.depot_days IS NOT NULL OR contains(u.drug_norm, ' depot')
+                 OR contains(u.drug_norm, 'extended-release injectable suspension')
+                 OR contains(u.drug_norm, 'extended release injectable suspension')
+                 OR contains(u.drug_norm, ' implant ')) AS depot_candidate
+    FROM u
+),
 rows AS (
     SELECT u.source_type, u.use_id, u.ingredient, d.depot_row, d.interval_value, d.interval_unit, d.spread, d.label,
            (d.code_norm IS NOT NULL) AS by_code, (d.product_tokens IS NOT NULL) AS by_token,
            (d.strength_mg IS NOT NULL) AS by_strength
-    FROM u
+    FROM c u
     JOIN med_depot d ON d.ingredient = u.ingredient
-    WHERE u.parenteral
+    WHERE u.parenteral AND (u.depot_candidate OR d.product_tokens IS NOT NULL)
       AND (d.strength_mg IS NULL OR abs(d.strength_mg - u.depot_mg) < 0.001)
       AND (d.product_tokens IS NULL
            OR len(list_filter(CAST(d.product_tokens AS VARCHAR[]), lambda t: contains(u.drug_norm, ' ' || t || ' '))) > 0)
-      AND (d.code_norm IS NULL OR EXISTS (SELECT 1 FROM coding_all c
-                                          WHERE c.resource_type = u.source_type AND c.resource_id = u.use_id
-                                            AND c.system = d.system AND c.code_norm = d.code_norm))
+      AND (d.code_norm IS NULL OR EXISTS (SELECT 1 FROM coding_all ca
+                                          WHERE ca.resource_type = u.source_type AND ca.resource_id = u.use_id
+                                            AND ca.system = d.system AND ca.code_norm = d.code_norm))
     QUALIFY row_number() OVER (PARTITION BY u.source_type, u.use_id, u.ingredient
                                ORDER BY by_code DESC, by_token DESC, by_strength DESC, d.depot_row) = 1
 )
 SELECT u.source_type, u.use_id, u.ingredient, r.interval_value, r.interval_unit, coalesce(r.spread, false) AS spread,
-       coalesce(r.label, u.ingredient || ' depot with no labelled interval: ' || CAST(u.depot_days AS INTEGER)
-                || ' days') AS depot_label,
-       r.depot_row IS NULL AS depot_unknown, u.depot_days
-FROM u
+       coalesce(r.label, u.ingredient || ' depot with no labelled interval: '
+                || CAST(coalesce(u.depot_days, 28) AS INTEGER) || ' days') AS depot_label,
+       r.depot_row IS NULL AS depot_unknown, coalesce(u.depot_days, 28) AS depot_days
+FROM c u
 LEFT JOIN rows r USING (source_type, use_id, ingredient)
-WHERE r.depot_row IS NOT NULL
-   OR (u.parenteral AND (u.depot_days IS NOT NULL OR contains(u.drug_norm, ' depot')
-                         OR contains(u.drug_norm, 'extended-release injectable suspension')
-                         OR contains(u.drug_norm, 'extended release injectable suspension')
-                         OR contains(u.drug_norm, ' implant ')));
+WHERE r.depot_row IS NOT NULL OR (u.parenteral AND u.depot_candidate);
 
 -- _med_use_end: the use's interval (clinical-rules.md 8): an administration covers its day, a depot (administered or
 -- dispensed) its labelled interval; else effectivePeriod.end, else start + supply x (1 + repeats) (dispense: days
