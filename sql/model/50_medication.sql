@@ -245,7 +245,8 @@ WHERE r.depot_row IS NOT NULL OR (u.parenteral AND u.depot_candidate);
 
 -- _med_use_end: the use's interval (clinical-rules.md 8): an administration covers its day, a depot (administered or
 -- dispensed) its labelled interval; else effectivePeriod.end, else start + supply x (1 + repeats) (dispense: days
--- supply, never x repeats), else quantity / units per day, else the dosage bounds, else the as-of date for status
+-- supply, never x repeats), else quantity / units per day, else the dosage bounds (the end of the consecutive
+-- bounded steps, or the latest boundsPeriod end), else the as-of date for status
 -- active / on-hold, else a depot's labelled interval, else the start day.
 CREATE OR REPLACE TEMP TABLE _med_use_end AS
 WITH u AS (
@@ -253,6 +254,7 @@ WITH u AS (
            any_value(no_dates) AS no_dates, any_value(status) AS status, any_value(supply_days) AS supply_days,
            any_value(repeats) AS repeats, any_value(quantity_value) AS quantity_value,
            any_value(quantity_unit) AS quantity_unit, max(bounds_total) AS bounds_total,
+           max(bounds_end) AS bounds_last_end,
            sum(units_per_day) FILTER (WHERE coalesce(step_offset, 0) = 0 AND bounds_start IS NULL
                                       AND bounds_end IS NULL) AS units_per_day,
            bool_and(quantity_unit IS NULL OR dose_unit IS NULL OR lower(quantity_unit) = lower(dose_unit)) AS same_unit
@@ -278,7 +280,8 @@ SELECT u.*, dep.depot_end, dep.depot_label, dep.depot_unknown, coalesce(dep.spre
              u.start_date + CAST(ceil(u.supply_days * (1 + coalesce(u.repeats, 0))) AS INTEGER) - 1
          WHEN u.quantity_value > 0 AND u.units_per_day > 0 AND u.same_unit THEN
              u.start_date + CAST(ceil(u.quantity_value / u.units_per_day * (1 + coalesce(u.repeats, 0))) AS INTEGER) - 1
-         WHEN u.bounds_total > 0 THEN u.start_date + CAST(ceil(u.bounds_total) AS INTEGER) - 1
+         WHEN u.bounds_total > 0 OR u.bounds_last_end >= u.start_date THEN
+             greatest(u.start_date + CAST(ceil(coalesce(u.bounds_total, 1)) AS INTEGER) - 1, u.bounds_last_end)
          WHEN u.status IN ('active', 'on-hold') THEN greatest(CAST($as_of AS DATE), u.start_date)
          WHEN dep.depot_end IS NOT NULL THEN dep.depot_end
          ELSE u.start_date
