@@ -8,8 +8,7 @@ from screening.db import run_sql_file
 
 # Medication must precede nothing; medication.sql builds medication before medication_use needs it.
 TYPED_SQL = ["load/patient.sql", "load/observation.sql", "load/condition.sql", "load/procedure.sql",
-             "load/medication.sql", "load/encounter.sql",
-             "load/medication_dosage.sql"]
+             "load/medication.sql", "load/encounter.sql"]
 
 
 def rebuild_typed_tables(con: duckdb.DuckDBPyConnection) -> None:

@@ -1,6 +1,6 @@
 -- medication / medication_coding: Medication resources (referenced by medicationReference).
 -- medication_use: MedicationStatement, MedicationRequest, MedicationAdministration and MedicationDispense in one
--- shape (first dosage; every dosage line is in medication_dosage, sql/load/medication_dosage.sql).
+-- shape (first dosage; every dosage line is in medication_dosage, below).
 -- Dates (clinical-rules.md 8): start = validityPeriod.start else authoredOn (request), whenHandedOver else
 -- whenPrepared (dispense), effectiveDateTime / effectivePeriod.start (statement, administration); end_raw is
 -- effectivePeriod.end only: validityPeriod.end is how long a prescription may be filled, never exposure.
@@ -50,17 +50,17 @@ WITH base AS (
                                  "expectedSupplyDuration": {"value": "DOUBLE", "unit": "VARCHAR", "code": "VARCHAR"}}
            }') AS j,
            CASE r.resource_type
-               WHEN 'MedicationStatement' THEN json_extract(r.body, '$.dosage[0]')
-               WHEN 'MedicationRequest' THEN json_extract(r.body, '$.dosageInstruction[0]')
-               WHEN 'MedicationDispense' THEN json_extract(r.body, '$.dosageInstruction[0]')
-               ELSE json_extract(r.body, '$.dosage')
-           END AS dosage_json
+               WHEN 'MedicationStatement' THEN json_extract(r.body, '$.dosage')
+               WHEN 'MedicationAdministration' THEN json_extract(r.body, '$.dosage')
+               ELSE json_extract(r.body, '$.dosageInstruction')
+           END AS dosage_list
     FROM resource_raw r
     WHERE r.resource_type IN ('MedicationStatement', 'MedicationRequest', 'MedicationAdministration',
                               'MedicationDispense')
 )
-SELECT source_type, id, source_file, source_line, version_id, last_updated, j,
-       json_transform(dosage_json, '{
+SELECT source_type, id, source_file, source_line, version_id, last_updated, j, dosage_list,
+       json_transform(CASE WHEN source_type = 'MedicationAdministration' THEN dosage_list
+                           ELSE json_extract(dosage_list, '$[0]') END, '{
          "text": "VARCHAR", "asNeededBoolean": "BOOLEAN",
          "route": {"coding": [{"system": "VARCHAR", "code": "VARCHAR", "display": "VARCHAR"}], "text": "VARCHAR"},
          "timing": {"repeat": {"frequency": "DOUBLE", "period": "DOUBLE", "periodUnit": "VARCHAR",
@@ -98,6 +98,51 @@ SELECT source_type, id, source_file, source_line, version_id, last_updated,
            AS dose_unit
 FROM _use_raw;
 
+-- medication_dosage: every dosage line of every medication use, in the order written (line_no from 1):
+-- MedicationStatement.dosage[], MedicationRequest / MedicationDispense.dosageInstruction[] and the single
+-- MedicationAdministration.dosage (its `dose` in place of doseAndRate). clinical-rules.md 8: "every dosage line
+-- counts"; sequence, bounds and route are per line (sql/model/50_medication.sql schedules them). Cut from the
+-- dosage JSON already extracted above, so the resource body is parsed once.
+CREATE OR REPLACE TEMP TABLE _dosage_raw AS
+SELECT source_type, id AS use_id, unnest(lines) AS d, generate_subscripts(lines, 1) AS line_no
+FROM (
+    SELECT source_type, id,
+           CASE WHEN source_type = 'MedicationAdministration' THEN
+                    CASE WHEN dosage_list IS NOT NULL THEN [dosage_list] END
+                ELSE json_extract(dosage_list, '$[*]') END AS lines
+    FROM _use_raw WHERE dosage_list IS NOT NULL
+)
+WHERE len(lines) > 0;
+
+CREATE OR REPLACE TABLE medication_dosage AS
+WITH t AS (
+    SELECT source_type, use_id, line_no,
+           json_transform(d, '{
+             "sequence": "BIGINT", "text": "VARCHAR", "asNeededBoolean": "BOOLEAN",
+             "route": {"coding": [{"system": "VARCHAR", "code": "VARCHAR", "display": "VARCHAR"}], "text": "VARCHAR"},
+             "timing": {"repeat": {"frequency": "DOUBLE", "period": "DOUBLE", "periodUnit": "VARCHAR",
+                                   "boundsDuration": {"value": "DOUBLE", "code": "VARCHAR", "unit": "VARCHAR"},
+                                   "boundsPeriod": {"start": "VARCHAR", "end": "VARCHAR"}}},
+             "doseAndRate": [{"doseQuantity": {"value": "DOUBLE", "unit": "VARCHAR", "code": "VARCHAR"}}],
+             "dose": {"value": "DOUBLE", "unit": "VARCHAR", "code": "VARCHAR"}
+           }') AS x
+    FROM _dosage_raw
+)
+SELECT source_type, use_id, line_no, x.sequence AS sequence, x.text AS dosage_text, x.asNeededBoolean AS as_needed,
+       x.route.coding[1].system AS route_system, x.route.coding[1].code AS route_code,
+       coalesce(x.route.text, x.route.coding[1].display) AS route_text,
+       coalesce(x.doseAndRate[1].doseQuantity.value, x.dose.value) AS dose_value,
+       coalesce(x.doseAndRate[1].doseQuantity.code, x.doseAndRate[1].doseQuantity.unit, x.dose.code, x.dose.unit)
+           AS dose_unit,
+       x.timing.repeat.frequency AS timing_frequency, x.timing.repeat.period AS timing_period,
+       x.timing.repeat.periodUnit AS timing_period_unit,
+       duration_days(x.timing.repeat.boundsDuration.value,
+                     coalesce(x.timing.repeat.boundsDuration.code, x.timing.repeat.boundsDuration.unit)) AS bounds_days,
+       fhir_date(x.timing.repeat.boundsPeriod."start") AS bounds_start,
+       fhir_date_end(x.timing.repeat.boundsPeriod."end") AS bounds_end
+FROM t;
+
+DROP TABLE _dosage_raw;
 DROP TABLE _use_raw;
 
 CREATE OR REPLACE TABLE medication_use AS
