@@ -84,7 +84,10 @@ SELECT source_type, id, source_file, source_line, version_id, last_updated,
        END AS asserted_raw,
        CASE WHEN source_type = 'MedicationDispense' THEN j.daysSupply.value
             ELSE j.dispenseRequest.expectedSupplyDuration.value END AS supply_value,
-       CASE WHEN source_type = 'MedicationDispense' THEN coalesce(j.daysSupply.code, j.daysSupply.unit, 'd')
+       CASE WHEN source_type = 'MedicationDispense' THEN   -- daysSupply is days unless it says weeks / months
+                CASE WHEN lower(coalesce(j.daysSupply.code, j.daysSupply.unit)) IN ('wk', 'week', 'weeks', 'mo',
+                                                                                   'month', 'months')
+                     THEN coalesce(j.daysSupply.code, j.daysSupply.unit) ELSE 'd' END
             ELSE coalesce(j.dispenseRequest.expectedSupplyDuration.code, j.dispenseRequest.expectedSupplyDuration.unit)
        END AS supply_unit,
        CASE WHEN source_type = 'MedicationRequest' THEN j.dispenseRequest.numberOfRepeatsAllowed END AS repeats,
