@@ -161,9 +161,11 @@ def load(
 ) -> None:
     """Load files into the database only (no screening)."""
     from screening.pipeline import load_step
+    from screening.runlock import database_lock
 
     _check_source(source)
-    c = load_step(source, db)
+    with database_lock(db):  # the same writer lock as `run`: no load slips into a running pipeline
+        c = load_step(source, db)
     typer.echo(f"{c['records_read']} read = {c['loaded']} loaded + {c['quarantined']} quarantined")
 
 
@@ -176,6 +178,16 @@ def query(
     csv_out: Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")] = False,
 ) -> None:
     """Run SQL for analysts; read-only unless --write."""
+    if write:
+        from screening.runlock import database_lock
+
+        with database_lock(db, create=False):  # a writer like `run` and `load`: one at a time
+            _query(db, sql, write, max_rows, csv_out)
+    else:
+        _query(db, sql, write, max_rows, csv_out)
+
+
+def _query(db: Path, sql: str, write: bool, max_rows: int, csv_out: bool) -> None:
     import duckdb
 
     from screening.database import open_database
@@ -226,19 +238,24 @@ _register_extract()
 
 
 def main() -> None:
+    """Run the CLI; every command's exit code reaches the process (click's non-standalone mode returns it).
+
+    Failures end in one line on stderr. An unexpected error's line names only the exception type: exception
+    texts can quote patient values (a DuckDB conversion error quotes the value), so they are shown with
+    --debug only, as a traceback.
+    """
     os.umask(0o077)  # every file we create (database, worklist, landing data) is owner-only: it holds PHI
     try:
-        app(standalone_mode=False)
+        rc = app(standalone_mode=False)
     except OsteoscreenError as exc:
         if _state["debug"]:
             raise
         typer.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        typer.echo("aborted", err=True)
-        sys.exit(130)
+        rc = exc.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        rc = 130
     except Exception as exc:  # usage errors come through here in non-standalone mode
         show = getattr(exc, "show", None)
         if callable(show) and hasattr(exc, "exit_code"):  # a (typer-vendored) click usage exception
@@ -246,6 +263,21 @@ def main() -> None:
             sys.exit(exc.exit_code)
         if _state["debug"]:
             raise
-        typer.echo(f"error: unexpected {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
-                   "(run with --debug for details)", err=True)
+        known = _known_failure(exc)
+        if known is not None:
+            typer.echo(f"error: {known}", err=True)
+            sys.exit(known.exit_code)
+        typer.echo(f"error: unexpected {type(exc).__name__} (no details shown: they can hold patient data; "
+                   "run with --debug for a traceback)", err=True)
         sys.exit(1)
+    rc = rc if isinstance(rc, int) else 0
+    if rc == 130 and not _state.get("interrupt_reported"):
+        typer.echo("interrupted", err=True)
+    sys.exit(rc)
+
+
+def _known_failure(exc: BaseException) -> OsteoscreenError | None:
+    """Failures from deep inside a step that the user can act on: disk full, a database altered by hand."""
+    from screening.errors import classify
+
+    return classify(exc)

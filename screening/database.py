@@ -47,4 +47,11 @@ def open_database(path: Path, *, read_only: bool = False, create: bool = True) -
             con.close()
             raise DatabaseError(f"{path}: cannot set up the osteoscreen schema: {str(exc).splitlines()[0]}") \
                 from None
+        from screening.schema_check import check_schema
+
+        try:
+            check_schema(con, str(path))  # a table altered by hand: one clear line before anything is written
+        except DatabaseError:
+            con.close()
+            raise
     return con

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from datetime import date
 from pathlib import Path
 
@@ -22,26 +23,28 @@ def load_step(source: Path, db: Path) -> dict:
         ensure_private_dir(Path(db).parent)
     except OSError as exc:
         raise OutputError(f"{Path(db).parent}: cannot create the database folder: {exc.strerror}") from None
-    con = open_database(db)
-    try:
+    with pipeline_lock(db):
+        con = open_database(db)
         try:
-            result = load_source(con, Path(source))
-        except SourceError as exc:
-            raise InputPathError(str(exc)) from None
-        (patients,) = con.execute("SELECT count(*) FROM patient").fetchone()
-        return {**result.as_dict(), "patients": patients}
-    finally:
-        con.close()
+            try:
+                result = load_source(con, Path(source))
+            except SourceError as exc:
+                raise InputPathError(str(exc)) from None
+            (patients,) = con.execute("SELECT count(*) FROM patient").fetchone()
+            return {**result.as_dict(), "patients": patients}
+        finally:
+            con.close()
 
 
 def screen_step(db: Path, as_of: date, config_dir: Path | None = None) -> dict:
     from screening.screens import run_screens
 
-    con = open_database(db)
-    try:
-        return run_screens(con, as_of, config_dir)
-    finally:
-        con.close()
+    with pipeline_lock(db):
+        con = open_database(db)
+        try:
+            return run_screens(con, as_of, config_dir)
+        finally:
+            con.close()
 
 
 def export_step(db: Path, out: Path) -> dict:
@@ -60,9 +63,17 @@ def export_step(db: Path, out: Path) -> dict:
 
 
 def run_pipeline(source: Path, db: Path, out: Path, as_of: date, config_dir: Path | None = None) -> dict:
-    """The whole job without Prefect (tests, scripts); `flows.screening_pipeline` runs the same steps."""
-    with pipeline_lock(db):
-        loaded = load_step(source, db)
-        screened = screen_step(db, as_of, config_dir)
-        exported = export_step(db, out)
+    """The whole job without Prefect (tests, scripts); `flows.screening_pipeline` runs the same steps.
+
+    The database (and its WAL) and the worklist hold PHI: they are created owner-only whatever the caller's
+    umask, which is restored afterwards.
+    """
+    old_umask = os.umask(0o077)
+    try:
+        with pipeline_lock(db):
+            loaded = load_step(source, db)
+            screened = screen_step(db, as_of, config_dir)
+            exported = export_step(db, out)
+    finally:
+        os.umask(old_umask)
     return {"load": loaded, "screen": screened, "export": exported, "db": str(db)}

@@ -123,5 +123,9 @@ def extract_command(
 
 
 def _fail(message: str, code: int) -> None:
+    if code == 130:
+        from screening.cli import _state
+
+        _state["interrupt_reported"] = True  # main() prints a bare "interrupted" only when nobody else did
     typer.echo(message if message.startswith(("error", "interrupted")) else f"error: {message}", err=True)
     raise typer.Exit(code)

@@ -26,6 +26,7 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 import httpx
 import orjson
 import stamina
+import stamina.instrumentation
 
 from screening.sources.errors import AuthError, FhirServerError, ServerUnreachableError
 
@@ -192,6 +193,31 @@ class RetryPolicy:
 def _is_tls_failure(exc: BaseException) -> bool:
     text = f"{exc} {exc.__cause__ or ''} {exc.__context__ or ''}".lower()
     return "certificate_verify_failed" in text or "certificate verify failed" in text
+
+
+def describe_retry_cause(exc: BaseException) -> str:
+    """'HTTP 503 from <url>' / 'ConnectError on <url>' for a retry line: URL redacted (ids and query values
+    that could identify a patient are masked), status kept."""
+    if isinstance(exc, RetryableStatus):
+        return f"HTTP {exc.status} from {exc.url}"
+    if isinstance(exc, MalformedResponse):
+        return str(exc)
+    if isinstance(exc, httpx.TransportError):
+        try:
+            where = redact_url(exc.request.url)
+        except RuntimeError:  # no request attached
+            where = "the server"
+        return f"{type(exc).__name__} on {where}"
+    return type(exc).__name__
+
+
+def _on_retry(details) -> None:
+    """stamina's default hook logs a bare 'stamina.retry_scheduled'; say what is retried and why."""
+    log.warning("retry %d in %.1f s: %s", details.retry_num, details.wait_for,
+                describe_retry_cause(details.caused_by))
+
+
+stamina.instrumentation.set_on_retry_hooks([_on_retry])
 
 
 def make_retry_hook(policy: RetryPolicy) -> Callable[[Exception], bool | float]:
