@@ -92,13 +92,15 @@ def run(
         source = result.export_dir
     _check_source(source)
     _check_config(config)
-    _prefect_defaults()
-    from flows.screening_pipeline import screening_pipeline
     from screening.runlock import pipeline_lock
 
-    # Everything a user can get wrong is checked before the flow starts: one clear line, no flow traceback.
+    # Everything a user can get wrong is checked before Prefect is even imported: one clear line, no flow
+    # traceback, no Prefect server started for a run that cannot go ahead.
     with pipeline_lock(db):
         _check_outputs(db, out)
+        _prefect_defaults()
+        from flows.screening_pipeline import screening_pipeline
+
         summary = screening_pipeline(str(source), str(db), str(out), day, str(config) if config else None)
     _print_summary(summary)
 
