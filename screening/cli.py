@@ -71,6 +71,11 @@ def run(
     token_env: Annotated[str | None, typer.Option("--token-env", help="Env var with a bearer token.")] = None,
     scope: Annotated[str | None, typer.Option("--scope")] = None,
     insecure: Annotated[bool, typer.Option("--insecure", help="Skip TLS verification (testing).")] = False,
+    types: Annotated[list[str] | None, typer.Option(
+        "--type", help="With --fhir-url: resource type to extract (repeatable; default: every type a rule "
+                       "reads that the server offers).")] = None,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="With --fhir-url: fail when a search stops paging before Bundle.total.")] = False,
 ) -> None:
     """The main job: load -> screen -> export worklist, as the `screening-pipeline` Prefect flow.
 
@@ -87,9 +92,19 @@ def run(
         auth = AuthConfig.from_options(client_id=client_id, private_key_path=private_key, key_id=key_id,
                                        token_file=token_file, bearer_env=token_env, scope=scope)
         mode = "auto" if bulk is None else ("bulk" if bulk else "search")
+        from screening.sources.cli import summary_lines
+
         result = extract(fhir_url, landing, mode=mode, since=since, auth=auth, verify_tls=not insecure,
-                         progress=True)
+                         progress=True, types=list(types) if types else None, strict=strict)
+        typer.echo("\n".join(summary_lines(result)), err=True)
         source = result.export_dir
+        if result.resources == 0 and result.deleted == 0 and _nothing_to_load(source):
+            # An incremental export with nothing new: the database is already up to date.
+            typer.echo(f"nothing new on the server (export up to {result.transaction_time}): database {db} "
+                       "left as it is, no new worklist")
+            return
+    elif types or strict:
+        raise typer.BadParameter("--type and --strict go with --fhir-url")
     _check_source(source)
     _check_config(config)
     from screening.runlock import pipeline_lock
@@ -103,6 +118,34 @@ def run(
 
         summary = screening_pipeline(str(source), str(db), str(out), day, str(config) if config else None)
     _print_summary(summary)
+
+
+def _nothing_to_load(source: Path) -> bool:
+    from screening.load import SourceError, discover
+
+    try:
+        discover(source)
+    except SourceError:
+        return True
+    return False
+
+
+def _empty_export(source: Path) -> bool:
+    """A landing export folder (from `osteoscreen extract`) whose manifest lists no output and no deletion:
+    an incremental export with nothing new, which is a successful no-op rather than 'no FHIR files'."""
+    import json
+
+    from screening.sources.landing import EXPORT_STATE
+
+    manifest = source / "manifest.json"
+    if not (source.is_dir() and (source / EXPORT_STATE).is_file() and manifest.is_file()):
+        return False
+    try:
+        doc = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    outputs = [o for o in doc.get("output") or [] if isinstance(o, dict) and o.get("count", 1)]
+    return not outputs and not doc.get("deleted") and _nothing_to_load(source)
 
 
 def _check_source(source: Path) -> None:
@@ -165,6 +208,9 @@ def load(
     from screening.pipeline import load_step
     from screening.runlock import database_lock
 
+    if _empty_export(source):
+        typer.echo(f"nothing to load: {source} is an extraction with no new resources; database unchanged")
+        return
     _check_source(source)
     with database_lock(db):  # the same writer lock as `run`: no load slips into a running pipeline
         c = load_step(source, db)
