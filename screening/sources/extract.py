@@ -216,9 +216,6 @@ class Extraction:
             self.mode = self.mode_requested
         self._offered_types()
         self._open_folder()
-        if self.skipped_types:
-            self.log.event("types_skipped", types=self.skipped_types,
-                           reason="not offered by the server's CapabilityStatement or not patient-linked")
         self.log.event(
             "kickoff_planned" if not self.resumed else "resumed",
             mode=self.mode,
@@ -226,6 +223,7 @@ class Extraction:
             fhirUrl=redact_url(self.fhir_url),
             since=self.since,
             types=self.types,
+            skippedTypes=self.skipped_types,  # default types the server does not offer (or not patient-linked)
             typeFilters=len(self.type_filters),
             auth=self.auth.kind,
         )
