@@ -37,6 +37,10 @@ def _as_of(value: str | None) -> date:
 @app.callback()
 def _root(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False) -> None:
     _state["debug"] = debug
+    if debug:  # the pipeline steps then let exceptions through with their text (it can hold patient data)
+        from screening.pipeline import DEBUG_ENV
+
+        os.environ[DEBUG_ENV] = "1"
 
 
 @app.command()

@@ -76,3 +76,14 @@ def classify(exc: BaseException) -> OsteoscreenError | None:
                     "or dropped by hand?); restore it or start a new database file (--debug shows the query)")
         exc = exc.__cause__ or exc.__context__
     return None
+
+
+class UnexpectedError(OsteoscreenError):
+    """A step failed for a reason nobody foresaw. Its message names the step and the exception type only;
+    the original exception (whose text can quote a patient's value) is kept in `.original`, never shown."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, original: BaseException | None = None):
+        super().__init__(message)
+        self.original = original
