@@ -500,3 +500,34 @@ def test_extract_ctrl_c_exits_130_and_cancels_the_export(tmp_path):
 
 def test_console_script_is_the_one_tested():
     assert shutil.which("osteoscreen", path=str(OSTEOSCREEN.parent)) == str(OSTEOSCREEN)
+
+
+def test_ctrl_c_during_a_load_exits_130_and_keeps_the_database(tmp_path, small_source):
+    """SIGINT while the load is running (held inside the load by a sitecustomize hook that says when it is
+    there): exit 130, one line, the earlier load still in the database, the writer lock released."""
+    db = tmp_path / "x.duckdb"
+    assert cli("load", "--source", str(small_source), "--db", str(db)).returncode == 0
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(
+        "import sys, time\n"
+        "import screening.pipeline as p\n"
+        "def load_source(con, source):\n"
+        "    print('loading', flush=True)\n"
+        "    time.sleep(120)\n"
+        "p.load_source = load_source\n")
+    big = _big_source(tmp_path / "big", n=10)
+    proc = subprocess.Popen([str(OSTEOSCREEN), "load", "--source", str(big), "--db", str(db)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+                            env={**os.environ, "PYTHONPATH": os.pathsep.join([str(hook), str(ROOT)])})
+    try:
+        assert proc.stdout.readline().strip() == "loading"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert [ln for ln in err.splitlines() if ln.strip()] == ["interrupted"]
+    q = cli("query", "--write", "--db", str(db), "--csv", "SELECT count(*) AS n FROM patient")
+    assert q.returncode == 0 and q.stdout.splitlines() == ["n", "1"], q.stderr
