@@ -238,3 +238,14 @@ def test_cli_summary_counts_binaries(tmp_path):
                 cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     assert "binaries:  2 Binary resources" in p.stdout
+
+
+def test_server_error_text_echoing_a_patient_reference_is_masked(tmp_path):
+    with server() as srv:
+        srv.add_fault("outcome", "GET /fhir/Patient", status=403, times=100,
+                      text="access to Patient/p1 and Patient/p2 denied")
+        p = cli("extract", "--fhir-url", srv.base_url, "--landing", str(tmp_path / "l"), "--search",
+                "--type", "Patient", "--no-progress", cwd=tmp_path)
+    line = one_clear_line(p)
+    assert p.returncode == 6 and "access to Patient/:id and Patient/:id denied" in line, line
+    assert "p1" not in line and "p2" not in line

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -112,6 +113,9 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - now_ts)
 
 
+_REFERENCE = re.compile(r"\b([A-Z][A-Za-z]{2,})/(?!\$|_history\b)([A-Za-z0-9\-.]{1,64})")
+
+
 def operation_outcome_text(body: bytes, limit: int = 300) -> str:
     """'severity code: text; ...' from an OperationOutcome body, or a short note when the body is not one."""
     try:
@@ -127,7 +131,7 @@ def operation_outcome_text(body: bytes, limit: int = 300) -> str:
         text = issue.get("diagnostics") or (issue.get("details") or {}).get("text") or ""
         parts.append(f"{issue.get('severity', '?')} {issue.get('code', '?')}: {text}".strip().rstrip(":"))
     out = "; ".join(parts) or "OperationOutcome without issues"
-    out = " ".join(out.split())
+    out = _REFERENCE.sub(lambda m: f"{m.group(1)}/:id", " ".join(out.split()))  # servers echo Patient/123
     return out if len(out) <= limit else out[: limit - 3] + "..."
 
 
