@@ -109,20 +109,26 @@ def test_complete_paging_raises_no_warning(tmp_path):
 
 # -- incremental export with nothing new ------------------------------------------------------------------
 
-@pytest.mark.parametrize("mode", ["--bulk", "--search"])
-def test_incremental_export_with_nothing_new_is_a_successful_no_op(tmp_path, mode):
+@pytest.mark.parametrize("mode,types", [("--bulk", ()), ("--search", ()),
+                                        ("--bulk", ("--type", "Patient", "--type", "Condition"))])
+def test_incremental_export_with_nothing_new_is_a_successful_no_op(tmp_path, mode, types):
+    """`extract`, then `run --since auto` of the same scope (same --type list: `run --type` reaches the
+    extraction, else the scope would differ and a full export would be loaded)."""
     landing, db = tmp_path / "landing", tmp_path / "x.duckdb"
     with server() as srv:
-        first = cli("extract", "--fhir-url", srv.base_url, "--landing", str(landing), mode, "--no-progress",
-                    cwd=tmp_path)
+        first = cli("extract", "--fhir-url", srv.base_url, "--landing", str(landing), mode, *types,
+                    "--no-progress", cwd=tmp_path)
         assert first.returncode == 0, first.stderr
         # `run` extracts incrementally (nothing changed), then stops before loading: no Prefect involved.
-        p = cli("run", "--fhir-url", srv.base_url, "--landing", str(landing), mode, "--since", "auto",
+        p = cli("run", "--fhir-url", srv.base_url, "--landing", str(landing), mode, *types, "--since", "auto",
                 "--db", str(db), "--out", str(tmp_path / "out"), "--as-of", "2026-06-30", cwd=tmp_path)
         assert p.returncode == 0, p.stderr
         assert "nothing new on the server" in p.stdout and "Traceback" not in p.stderr
-        second = cli("extract", "--fhir-url", srv.base_url, "--landing", str(landing), mode, "--since", "auto",
-                     "--no-progress", cwd=tmp_path)
+        if types and mode == "--bulk":
+            kicks = srv.seen("GET", "$export")
+            assert len(kicks) == 2 and all("_type=Patient%2CCondition" in k.query for k in kicks), kicks
+        second = cli("extract", "--fhir-url", srv.base_url, "--landing", str(landing), mode, *types,
+                     "--since", "auto", "--no-progress", cwd=tmp_path)
     assert second.returncode == 0 and "resources: 0 in 0 files" in second.stdout, second.stdout
     export_dir = second.stdout.split()[1]
     p = cli("load", "--source", export_dir, "--db", str(db), cwd=tmp_path)
