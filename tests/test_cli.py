@@ -531,3 +531,25 @@ def test_ctrl_c_during_a_load_exits_130_and_keeps_the_database(tmp_path, small_s
     assert [ln for ln in err.splitlines() if ln.strip()] == ["interrupted"]
     q = cli("query", "--write", "--db", str(db), "--csv", "SELECT count(*) AS n FROM patient")
     assert q.returncode == 0 and q.stdout.splitlines() == ["n", "1"], q.stderr
+
+
+def test_library_writers_take_the_same_lock(tmp_path, small_source):
+    """load_step, screen_step and run_pipeline (scripts, deployments) meet a running writer's lock too."""
+    from datetime import date
+
+    from screening import pipeline
+    from screening.errors import DatabaseError
+
+    db = tmp_path / "x.duckdb"
+    pipeline.load_step(small_source, db)
+    os.link(db, tmp_path / "linked.duckdb")
+    with lock_holder(tmp_path / "linked.duckdb"):
+        for name, call in {
+            "load_step": lambda: pipeline.load_step(small_source, db),
+            "screen_step": lambda: pipeline.screen_step(db, date(2026, 1, 1)),
+            "run_pipeline": lambda: pipeline.run_pipeline(small_source, db, tmp_path / "out", date(2026, 1, 1)),
+        }.items():
+            with pytest.raises(DatabaseError, match="writing to this database"):
+                call()
+            assert not (tmp_path / "out").exists(), name
+    assert pipeline.load_step(small_source, db)["records_read"] == 1  # released: writes again
