@@ -89,6 +89,7 @@ def run(
     day = _as_of(as_of)
     if (source is None) == (fhir_url is None):
         raise typer.BadParameter("give exactly one of --source PATH or --fhir-url URL")
+    _check_config(config)  # before a possibly long extraction, not after it
     if fhir_url is not None:
         from screening.sources.auth import AuthConfig
         from screening.sources.extract import extract
@@ -110,7 +111,6 @@ def run(
     elif types or strict:
         raise typer.BadParameter("--type and --strict go with --fhir-url")
     _check_source(source)
-    _check_config(config)
     from screening.runlock import pipeline_lock
 
     # Everything a user can get wrong is checked before Prefect is even imported: one clear line, no flow

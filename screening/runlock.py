@@ -105,7 +105,7 @@ def database_lock(db: Path, *, create: bool = True) -> Iterator[None]:
                 # Lock the file itself, and make sure the name still points at it (it may have been replaced
                 # between open and flock): then every other path to this file meets the same lock.
                 try:
-                    fd = os.open(db, os.O_RDONLY)
+                    fd = os.open(db, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO given as --db must not hang
                 except OSError as exc:
                     raise DatabaseError(f"{db}: cannot open the database: {exc.strerror}") from None
                 fds.append(fd)

@@ -74,6 +74,14 @@ def test_unreadable_duckdb_file(tmp_path, small_source):
     p = cli(*run_args(small_source, bad, tmp_path))  # run --db on a non-database: no traceback
     assert p.returncode == 4 and "not a DuckDB database" in one_clear_line(p)
     assert bad.read_bytes() == b"this is not a database" * 1000, "the foreign file is left as it was"
+    fifo = tmp_path / "pipe.duckdb"
+    os.mkfifo(fifo)
+    for args in (["load", "--source", str(small_source), "--db", str(fifo)],
+                 ["query", "--db", str(fifo), "SELECT 1"],
+                 run_args(small_source, fifo, tmp_path),
+                 ["load", "--source", str(small_source), "--db", str(tmp_path)]):
+        p = cli(*args, timeout=120)  # a pipe or a folder as --db: a clear line, never a hang
+        assert p.returncode == 4 and "not a regular file" in one_clear_line(p), p.stderr
 
 
 def test_duckdb_file_from_another_tool(tmp_path):
