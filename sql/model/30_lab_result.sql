@@ -2,10 +2,49 @@
 -- (settings.toml [labs.units.<analyte>]); its reference range converted the same way, else the config default.
 -- A numeric analyte with a unit that cannot be converted is quarantined (convertible = false, data-quality hit).
 -- Calcium is albumin-corrected when an albumin from the same day exists.
+-- Labs match by code first; an Observation no lab list knows by code matches by name (clinical-rules.md 8): its
+-- code text / displays hit an `include` name pattern of exactly one test and no `exclude` pattern of it, and
+-- its unit converts for that test (tests without a unit table: any unit). matched_by = 'code' | 'name'.
+-- Only local codes are matched by name (no LOINC coding; not vital signs / surveys / social history / imaging).
+CREATE OR REPLACE TABLE lab_name_candidate AS
+WITH obs AS (
+    SELECT o.*, name_norm(concat_ws(' ', o.code_text, (SELECT string_agg(oc.display, ' ' ORDER BY oc.display)
+                                                        FROM observation_coding oc
+                                                        WHERE oc.observation_id = o.id))) AS norm_text
+    FROM observation o
+    WHERE o.status IN ('final', 'amended', 'corrected')
+      AND o.effective_date <= $as_of
+      AND o.effective_date >= $as_of - to_months(CAST($lookback_lab_months AS INTEGER))
+      AND o.patient_id IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM coding_concept cc WHERE cc.resource_type = 'Observation'
+                        AND cc.resource_id = o.id AND (starts_with(cc.concept, 'lab_') OR starts_with(cc.concept, 'dxa_')
+                                                       OR starts_with(cc.concept, 'frax_')))
+      -- "when the code is local": a LOINC-coded result is a different test, not a renamed one
+      AND NOT EXISTS (SELECT 1 FROM coding_all ca WHERE ca.resource_type = 'Observation' AND ca.resource_id = o.id
+                        AND ca.system = 'http://loinc.org')
+      AND NOT list_has_any(coalesce(o.category_codes, []), ['vital-signs', 'survey', 'social-history', 'imaging'])
+),
+hit AS (
+    SELECT o.id, v.concept
+    FROM obs o JOIN vs_code v ON v.match = 'name' AND starts_with(v.concept, 'lab_')
+    GROUP BY ALL
+    HAVING bool_or(v.qualifier = 'include' AND name_hit(o.norm_text, v.code_norm))
+       AND NOT bool_or(v.qualifier = 'exclude' AND name_hit(o.norm_text, v.code_norm))
+),
+one AS (SELECT id, any_value(concept) AS concept FROM hit GROUP BY id HAVING count(*) = 1)
+SELECT o.id AS obs_id, o.patient_id, substr(one.concept, 5) AS analyte,
+       coalesce(o.value_unit_code, o.value_unit) AS raw_unit, o.value_num, o.effective_date AS eff_date,
+       trim(o.norm_text) AS name_text,
+       (SELECT count(*) = 0 FROM cfg_unit u WHERE u.analyte = substr(one.concept, 5))
+       OR EXISTS (SELECT 1 FROM cfg_unit u WHERE u.analyte = substr(one.concept, 5)
+                    AND u.unit = lower(replace(coalesce(o.value_unit_code, o.value_unit), ' ', '')))
+           AS unit_converts
+FROM obs o JOIN one ON one.id = o.id;
+
 CREATE OR REPLACE TABLE lab_result AS
 WITH obs AS (
     SELECT o.*, substr(cc.concept, 5) AS analyte, cc.code,
-           coalesce(o.value_unit_code, o.value_unit) AS raw_unit
+           coalesce(o.value_unit_code, o.value_unit) AS raw_unit, 'code' AS matched_by
     FROM observation o
     JOIN coding_concept cc ON cc.resource_type = 'Observation' AND cc.resource_id = o.id
                           AND starts_with(cc.concept, 'lab_')
@@ -13,6 +52,10 @@ WITH obs AS (
       AND o.effective_date <= $as_of
       AND o.effective_date >= $as_of - to_months(CAST($lookback_lab_months AS INTEGER))
       AND o.patient_id IS NOT NULL
+    UNION ALL BY NAME
+    SELECT o.*, n.analyte, coalesce(o.code_text, 'local code') AS code, n.raw_unit, 'name' AS matched_by
+    FROM lab_name_candidate n JOIN observation o ON o.id = n.obs_id
+    WHERE n.unit_converts
 ),
 numeric_analyte AS (SELECT DISTINCT analyte FROM cfg_unit),
 conv AS (
@@ -31,7 +74,8 @@ SELECT c.id AS obs_id, c.patient_id, c.analyte, c.code, c.effective_date AS eff_
        cu.unit AS unit,
        coalesce(round(c.ref_low * c.ref_factor, 6), r.low) AS range_low,
        coalesce(round(c.ref_high * c.ref_factor, 6), r.high) AS range_high,
-       (c.ref_low IS NOT NULL OR c.ref_high IS NOT NULL) AND c.ref_factor IS NOT NULL AS range_from_observation
+       (c.ref_low IS NOT NULL OR c.ref_high IS NOT NULL) AND c.ref_factor IS NOT NULL AS range_from_observation,
+       c.matched_by, c.interpretation_code
 FROM conv c
 LEFT JOIN cfg_lab_range r ON r.analyte = c.analyte
 LEFT JOIN cfg_unit_canonical cu ON cu.analyte = c.analyte;
