@@ -87,12 +87,14 @@ def _load_actions(con: duckdb.DuckDBPyConnection, s: Settings) -> None:
     try:
         df = pd.DataFrame(
             [
-                {"rule_id": r["rule_id"].strip(), "ord": int(r["order"]), "action": r["action"].strip()}
+                {"rule_id": r["rule_id"].strip(), "ord": int(r["order"]), "action": r["action"].strip(),
+                 "specialist": (r.get("specialist") or "").strip() or None}
                 for r in rows
-            ]
+            ],
+            columns=["rule_id", "ord", "action", "specialist"],
         )
     except (KeyError, ValueError, AttributeError) as exc:
-        raise ConfigError(f"{path}: needs the columns rule_id,order,action ({exc})") from None
+        raise ConfigError(f"{path}: needs the columns rule_id,order,action[,specialist] ({exc})") from None
     replace_table(con, "cfg_action", df)
 
 

@@ -72,8 +72,9 @@ SELECT c.id AS obs_id, c.patient_id, c.analyte, c.code, c.effective_date AS eff_
        NOT c.needs_unit OR (c.factor IS NOT NULL AND c.value_num IS NOT NULL) AS convertible,
        CASE WHEN c.needs_unit THEN round(c.value_num * c.factor, 6) ELSE c.value_num END AS value,
        cu.unit AS unit,
-       coalesce(round(c.ref_low * c.ref_factor, 6), r.low) AS range_low,
-       coalesce(round(c.ref_high * c.ref_factor, 6), r.high) AS range_high,
+       coalesce(round(c.ref_low * c.ref_factor, 6), CASE WHEN NOT c.needs_unit THEN c.ref_low END, r.low) AS range_low,
+       coalesce(round(c.ref_high * c.ref_factor, 6), CASE WHEN NOT c.needs_unit THEN c.ref_high END, r.high)
+           AS range_high,
        (c.ref_low IS NOT NULL OR c.ref_high IS NOT NULL) AND c.ref_factor IS NOT NULL AS range_from_observation,
        c.matched_by, c.interpretation_code
 FROM conv c
