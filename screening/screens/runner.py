@@ -23,6 +23,7 @@ from screening.db import split_statements, statement_params
 from screening.errors import ConfigError
 from screening.faults import crashpoint
 from screening.paths import SQL_DIR
+from screening.screens.unread import unread_counts
 from screening.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,14 @@ CREATE TABLE IF NOT EXISTS screen_run (
     screened      BIGINT NOT NULL,
     listed        BIGINT NOT NULL
 )"""
+# Added by clinical-rules.md 8 (older databases gain the columns on their next screen run):
+#   excluded  JSON {reason: patients} of patients never listed whatever else holds (deceased, hospice / palliative)
+#   unread    JSON {resource type: {"resources": n, "read_by_rules": bool, "elements": {element: resources}}} of what
+#             was loaded but read by no rule (screening.screens.unread)
+SCREEN_RUN_MIGRATE = (
+    "ALTER TABLE screen_run ADD COLUMN IF NOT EXISTS excluded VARCHAR",
+    "ALTER TABLE screen_run ADD COLUMN IF NOT EXISTS unread VARCHAR",
+)
 
 
 def manifest_stages(manifest: Path = MANIFEST) -> list[tuple[str, list[str]]]:
@@ -152,9 +161,19 @@ def run_screens(con: duckdb.DuckDBPyConnection, as_of: date, config_dir: Path | 
                 "SELECT priority, count(*) FROM worklist GROUP BY priority ORDER BY priority"
             ).fetchall()
         )
+        excluded = dict(
+            con.execute(
+                "SELECT not_listed_reason, count(*) FROM screen_patient "
+                "WHERE not_listed_reason IN ('deceased', 'hospice / palliative care') GROUP BY ALL ORDER BY 1"
+            ).fetchall()
+        )
+        unread = unread_counts(con)
         con.execute(SCREEN_RUN_DDL)
+        for stmt in SCREEN_RUN_MIGRATE:
+            con.execute(stmt)
         con.execute(
-            "INSERT INTO screen_run VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO screen_run (run_id, as_of, started_at, finished_at, config_hash, config_dirs, code_lists, "
+            "counts, screened, listed, excluded, unread) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 run_id,
                 as_of,
@@ -166,6 +185,8 @@ def run_screens(con: duckdb.DuckDBPyConnection, as_of: date, config_dir: Path | 
                 json.dumps(counts, sort_keys=True),
                 screened,
                 listed,
+                json.dumps(excluded, sort_keys=True),
+                json.dumps(unread, sort_keys=True),
             ],
         )
         crashpoint("screen:before-commit")
@@ -181,4 +202,6 @@ def run_screens(con: duckdb.DuckDBPyConnection, as_of: date, config_dir: Path | 
         "listed": listed,
         "by_priority": by_priority,
         "rules": counts,
+        "excluded": excluded,
+        "unread_types": sorted(unread),
     }

@@ -5,7 +5,7 @@
 CREATE OR REPLACE TABLE worklist_action AS
 -- Recommended actions follow what is still missing (clinical-rules.md 8), each citing the evidence it rests on:
 --  * an unaddressed cause whose work-up is resulted is not asked for again (its request action is dropped);
---    a partly resulted lab work-up asks only for the missing tests ({missing});
+--    a partly resulted lab work-up asks only for the missing tests (<missing>);
 --  * malabsorption from a positive tTG-IgA alone asks for GI referral (malabsorption_celiac_serology);
 --  * start_therapy: fracture / T <= -2.5 / high FRAX, no osteoporosis therapy in its window, and no unaddressed
 --    cause still waiting for its work-up (a fragility fracture always); names the specialists of the causes whose
@@ -30,7 +30,7 @@ pending AS (   -- per listed patient and unaddressed cause: is its work-up still
 ),
 cause_actions AS (
     SELECT p.patient_id, a.ord, a.rule_id,
-           replace(a.action, '{missing}', coalesce(m.missing, '25(OH)D + calcium + PTH')) AS action,
+           replace(a.action, '<missing>', coalesce(m.missing, '25(OH)D + calcium + PTH')) AS action,
            r.refs
     FROM pending p
     JOIN cfg_action a ON a.rule_id = CASE WHEN p.only_serology THEN 'malabsorption_celiac_serology' ELSE p.cause END
