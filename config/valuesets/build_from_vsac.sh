@@ -8,8 +8,8 @@
 # To refresh with newer expansions: drop the new files into config/valuesets/vsac/ and run this script again.
 set -eu
 OSTEO=${OSTEO:-.venv/bin/osteoscreen}
-V=config/valuesets
-S=$V/vsac/valueset-
+V=${VALUESETS_DIR:-config/valuesets}
+S=config/valuesets/vsac/valueset-
 imp() { f=$1; shift; "$OSTEO" valuesets import "$S$f.json" "$@"; }
 
 # inflammatory_disease: RA, lupus, AS, PsA; Crohn's / UC from the IBD members of "Malabsorption Syndromes".
@@ -53,13 +53,16 @@ imp 2.16.840.1.113883.3.464.1003.113.12.1050 --name fracture --out $V/fracture.c
 
 # hospice_palliative (exclusion): encounters, diagnoses, interventions, referrals (SNOMED, ICD-10-CM, HCPCS;
 # CPT is licensed and never shipped).
-for oid in 2.16.840.1.113883.3.464.1003.1003 2.16.840.1.113883.3.464.1003.101.12.1090 \
-           2.16.840.1.113883.3.464.1003.1165 2.16.840.1.113883.3.464.1003.1167 \
-           2.16.840.1.113883.3.464.1003.198.12.1135 2.16.840.1.113762.1.4.1116.365 \
-           2.16.840.1.113883.3.600.1.1579 2.16.840.1.113762.1.4.1108.15 2.16.840.1.113883.3.526.3.1584 \
-           2.16.840.1.113762.1.4.1095.101; do
-  imp $oid --name hospice_palliative --out $V/hospice_palliative.csv --system snomed --system icd10cm --system hcpcs
-done
+imp 2.16.840.1.113883.3.464.1003.1003 --name hospice_palliative --out $V/hospice_palliative.csv --system snomed --system icd10cm --system hcpcs
+imp 2.16.840.1.113883.3.464.1003.101.12.1090 --name hospice_palliative --out $V/hospice_palliative.csv --system snomed --system icd10cm --system hcpcs
+imp 2.16.840.1.113883.3.464.1003.1165 --name hospice_palliative --out $V/hospice_palliative.csv --system snomed --system icd10cm --system hcpcs
+imp 2.16.840.1.113883.3.464.1003.1167 --name hospice_palliative --out $V/hospice_palliative.csv --system snomed --system icd10cm --system hcpcs
+imp 2.16.840.1.113883.3.464.1003.198.12.1135 --name hospice_palliative --out $V/hospice_palliative.csv --system snomed --system icd10cm --system hcpcs
+imp 2.16.840.1.113762.1.4.1116.365 --name hospice_palliative --out $V/hospice_palliative.csv --system snomed --system icd10cm --system hcpcs
+imp 2.16.840.1.113883.3.600.1.1579 --name hospice_palliative --out $V/hospice_palliative.csv --system snomed --system icd10cm --system hcpcs
+imp 2.16.840.1.113762.1.4.1108.15 --name hospice_palliative --out $V/hospice_palliative.csv --system snomed --system icd10cm --system hcpcs
+imp 2.16.840.1.113883.3.526.3.1584 --name hospice_palliative --out $V/hospice_palliative.csv --system snomed --system icd10cm --system hcpcs
+imp 2.16.840.1.113762.1.4.1095.101 --name hospice_palliative --out $V/hospice_palliative.csv --system snomed --system icd10cm --system hcpcs
 
 # follow-up referrals from the VSAC "Referral" set: gastroenterology (tTG-IgA work-up), endocrinology (cushing).
 imp 2.16.840.1.113883.3.464.1003.101.12.1046 --name gi_followup --out $V/gi_followup.csv --system snomed \
