@@ -53,9 +53,13 @@ therapy AS (
            (SELECT string_agg(DISTINCT a.specialist, ', ' ORDER BY a.specialist) FROM pending p
             JOIN cfg_action a ON a.rule_id = p.cause
             WHERE p.patient_id = s.patient_id AND p.workup_done AND a.specialist IS NOT NULL) AS specialists,
-           (SELECT string_agg(DISTINCT h.resource_ref, ', ' ORDER BY h.resource_ref) FROM screen_hits h
-            WHERE h.patient_id = s.patient_id AND h.kind = 'marker'
-              AND h.rule_id IN ('fragility_fracture', 'osteoporosis_t_score', 'high_fracture_risk')) AS refs,
+           (SELECT string_agg(DISTINCT x.ref, ', ' ORDER BY x.ref) FROM (
+                SELECT h.resource_ref AS ref FROM screen_hits h
+                WHERE h.patient_id = s.patient_id AND h.kind = 'marker'
+                  AND h.rule_id IN ('fragility_fracture', 'osteoporosis_t_score', 'high_fracture_risk')
+                UNION ALL   -- the resulted work-ups it rests on
+                SELECT unnest(w.refs) FROM workup_evidence w
+                WHERE w.patient_id = s.patient_id AND list_contains(s.unaddressed, w.cause)) x) AS refs,
            EXISTS (SELECT 1 FROM pending p WHERE p.patient_id = s.patient_id
                      AND ((p.is_workup_cause AND NOT p.workup_done) OR p.cause = 'unexplained')) AS waiting
     FROM listed s
