@@ -42,7 +42,8 @@ def run(tmp_path_factory):
          "code": {"coding": [{"system": "http://loinc.org", "code": "38267-1"}]}, "effectiveDateTime": "2026-03-01",
          "valueString": "not measured"},
         _pt("unlisted-report"),  # no discrete score, only a DXA report: not listed, but warned
-        {"resourceType": "DiagnosticReport", "id": "r2", "status": "final", "subject": {"reference": "Patient/unlisted-report"},
+        {"resourceType": "DiagnosticReport", "id": "r2", "status": "final",
+         "subject": {"reference": "Patient/unlisted-report"},
          "code": {"coding": [{"system": "http://loinc.org", "code": "38268-9"}]}, "effectiveDateTime": "2026-02-01",
          "presentedForm": [{"contentType": "application/pdf", "data": "JVBERi0xLjQK"}]},
         _pt("dead", deceasedBoolean=True), _t("t3", "dead"), _ra("c3", "dead"),
