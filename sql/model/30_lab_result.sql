@@ -5,10 +5,14 @@
 -- Labs match by code first; an Observation no lab list knows by code matches by name (clinical-rules.md 8): its
 -- code text / displays hit an `include` name pattern of exactly one test and no `exclude` pattern of it, and
 -- its unit converts for that test (tests without a unit table: any unit). matched_by = 'code' | 'name'.
--- Only local codes are matched by name (no LOINC coding; not vital signs / surveys / social history / imaging).
+-- Only local codes are matched by name ("when the code is local": a LOINC code our lists do not hold is another
+-- test, so it is not used, but it is a data-quality warning); vital signs / surveys / social history / imaging are
+-- never name-matched.
 CREATE OR REPLACE TABLE lab_name_candidate AS
 WITH obs AS (
-    SELECT o.*, name_norm(concat_ws(' ', o.code_text, (SELECT string_agg(oc.display, ' ' ORDER BY oc.display)
+    SELECT o.*, EXISTS (SELECT 1 FROM coding_all ca WHERE ca.resource_type = 'Observation' AND ca.resource_id = o.id
+                          AND ca.system = 'http://loinc.org') AS loinc_coded,
+           name_norm(concat_ws(' ', o.code_text, (SELECT string_agg(oc.display, ' ' ORDER BY oc.display)
                                                         FROM observation_coding oc
                                                         WHERE oc.observation_id = o.id))) AS norm_text
     FROM observation o
@@ -19,27 +23,25 @@ WITH obs AS (
       AND NOT EXISTS (SELECT 1 FROM coding_concept cc WHERE cc.resource_type = 'Observation'
                         AND cc.resource_id = o.id AND (starts_with(cc.concept, 'lab_') OR starts_with(cc.concept, 'dxa_')
                                                        OR starts_with(cc.concept, 'frax_')))
-      -- "when the code is local": a LOINC-coded result is a different test, not a renamed one
-      AND NOT EXISTS (SELECT 1 FROM coding_all ca WHERE ca.resource_type = 'Observation' AND ca.resource_id = o.id
-                        AND ca.system = 'http://loinc.org')
       AND NOT list_has_any(coalesce(o.category_codes, []), ['vital-signs', 'survey', 'social-history', 'imaging'])
 ),
+names AS (SELECT DISTINCT norm_text FROM obs),   -- patterns are matched once per distinct name, not per result
 hit AS (
-    SELECT o.id, v.concept
-    FROM obs o JOIN vs_code v ON v.match = 'name' AND starts_with(v.concept, 'lab_')
+    SELECT n.norm_text, v.concept
+    FROM names n JOIN vs_code v ON v.match = 'name' AND starts_with(v.concept, 'lab_')
     GROUP BY ALL
-    HAVING bool_or(v.qualifier = 'include' AND name_hit(o.norm_text, v.code_norm))
-       AND NOT bool_or(v.qualifier = 'exclude' AND name_hit(o.norm_text, v.code_norm))
+    HAVING bool_or(v.qualifier = 'include' AND name_hit(n.norm_text, v.code_norm))
+       AND NOT bool_or(v.qualifier = 'exclude' AND name_hit(n.norm_text, v.code_norm))
 ),
-one AS (SELECT id, any_value(concept) AS concept FROM hit GROUP BY id HAVING count(*) = 1)
+one AS (SELECT norm_text, any_value(concept) AS concept FROM hit GROUP BY norm_text HAVING count(*) = 1)
 SELECT o.id AS obs_id, o.patient_id, substr(one.concept, 5) AS analyte,
        coalesce(o.value_unit_code, o.value_unit) AS raw_unit, o.value_num, o.effective_date AS eff_date,
-       trim(o.norm_text) AS name_text,
+       trim(o.norm_text) AS name_text, o.loinc_coded,
        (SELECT count(*) = 0 FROM cfg_unit u WHERE u.analyte = substr(one.concept, 5))
        OR EXISTS (SELECT 1 FROM cfg_unit u WHERE u.analyte = substr(one.concept, 5)
                     AND u.unit = lower(replace(coalesce(o.value_unit_code, o.value_unit), ' ', '')))
            AS unit_converts
-FROM obs o JOIN one ON one.id = o.id;
+FROM obs o JOIN one ON one.norm_text = o.norm_text;
 
 CREATE OR REPLACE TABLE lab_result AS
 WITH obs AS (
@@ -55,7 +57,7 @@ WITH obs AS (
     UNION ALL BY NAME
     SELECT o.*, n.analyte, coalesce(o.code_text, 'local code') AS code, n.raw_unit, 'name' AS matched_by
     FROM lab_name_candidate n JOIN observation o ON o.id = n.obs_id
-    WHERE n.unit_converts
+    WHERE n.unit_converts AND NOT n.loinc_coded
 ),
 numeric_analyte AS (SELECT DISTINCT analyte FROM cfg_unit),
 conv AS (

@@ -58,4 +58,17 @@ SELECT patient_id, 'data_quality', 'lab_name_unit_unknown', 'Observation/' || ob
        lab_label(analyte) || ' by name (''' || left(name_text, 40) || ''', ' || fmt_date(eff_date) || ') unit '''
            || coalesce(raw_unit, 'none') || ''' cannot be converted: value not used',
        NULL, analyte
-FROM lab_name_candidate WHERE NOT unit_converts AND value_num IS NOT NULL;
+FROM lab_name_candidate WHERE NOT unit_converts AND NOT loinc_coded AND value_num IS NOT NULL;
+
+-- A lab named like a screened test whose (LOINC) code is in no code list: not used, shown (add the code to the
+-- list or to config/local/ if it is the same test).
+INSERT INTO screen_hits
+SELECT n.patient_id, 'data_quality', 'lab_code_unknown', 'Observation/' || n.obs_id, n.value_num, n.raw_unit,
+       n.eff_date,
+       lab_label(n.analyte) || '-like result (''' || left(n.name_text, 40) || ''', ' || fmt_date(n.eff_date)
+           || ') has a code in no code list (' || coalesce((SELECT min(ca.code) FROM coding_all ca
+                                                    WHERE ca.resource_type = 'Observation' AND ca.resource_id = n.obs_id
+                                                      AND ca.system = 'http://loinc.org'), '?')
+           || '): value not used',
+       NULL, n.analyte
+FROM lab_name_candidate n WHERE n.loinc_coded;
