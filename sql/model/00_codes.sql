@@ -61,3 +61,14 @@ SELECT resource_type, resource_id, concept, nullif(qualifier, '') AS qualifier, 
 FROM hits
 QUALIFY row_number() OVER (PARTITION BY resource_type, resource_id, concept
                            ORDER BY specificity DESC, code) = 1;
+
+-- observation_text: per Observation, its code text and every coding display in one string (for text rules: DXA
+-- score type / site, lab names), and whether it carries a LOINC code. One aggregation instead of a lookup per row.
+CREATE OR REPLACE TABLE observation_text AS
+SELECT o.id AS observation_id,
+       concat_ws(' ', o.code_text, d.displays) AS all_text,
+       coalesce(d.loinc_coded, false) AS loinc_coded
+FROM observation o
+LEFT JOIN (SELECT resource_id, string_agg(display, ' ' ORDER BY display) AS displays,
+                  bool_or(system = 'http://loinc.org') AS loinc_coded
+           FROM coding_all WHERE resource_type = 'Observation' GROUP BY resource_id) d ON d.resource_id = o.id;

@@ -17,8 +17,9 @@ SELECT i.patient_id,
        p.id IS NOT NULL AS has_patient_resource,
        p.mrn, p.family_name, p.given_name, p.gender, p.birth_date,
        coalesce(p.deceased_date <= $as_of, p.deceased, false) AS deceased,
-       (SELECT count(*) FROM patient_link l WHERE l.to_id = i.patient_id) AS merged_records
+       coalesce(m.n, 0) AS merged_records
 FROM ids i
 LEFT JOIN patient p ON p.id = i.patient_id
+LEFT JOIN (SELECT to_id, count(*) AS n FROM patient_link GROUP BY to_id) m ON m.to_id = i.patient_id
 WHERE i.patient_id IS NOT NULL
-  AND i.patient_id NOT IN (SELECT from_id FROM patient_link);
+  AND NOT EXISTS (SELECT 1 FROM patient_link l WHERE l.from_id = i.patient_id);

@@ -18,10 +18,9 @@ CREATE OR REPLACE MACRO dxa_site_from_text(t) AS CASE
 -- other text is kept (value NULL, value_text) for a data-quality warning, never screened.
 CREATE OR REPLACE TABLE dxa_candidate AS
 WITH obs AS (
-    SELECT o.*,
-           concat_ws(' ', o.code_text, (SELECT string_agg(display, ' ' ORDER BY display) FROM observation_coding oc
-                                        WHERE oc.observation_id = o.id)) AS all_text
+    SELECT o.*, t.all_text
     FROM observation o
+    JOIN observation_text t ON t.observation_id = o.id
     WHERE o.status IN ('final', 'amended', 'corrected')
       AND o.effective_date <= $as_of
       AND o.effective_date >= $as_of - to_months(CAST($lookback_dxa_months AS INTEGER))

@@ -9,22 +9,24 @@
 -- test, so it is not used, but it is a data-quality warning); vital signs / surveys / social history / imaging are
 -- never name-matched.
 CREATE OR REPLACE TABLE lab_name_candidate AS
-WITH obs AS (
-    SELECT o.*, EXISTS (SELECT 1 FROM coding_all ca WHERE ca.resource_type = 'Observation' AND ca.resource_id = o.id
-                          AND ca.system = 'http://loinc.org') AS loinc_coded,
-           name_norm(concat_ws(' ', o.code_text, (SELECT string_agg(oc.display, ' ' ORDER BY oc.display)
-                                                        FROM observation_coding oc
-                                                        WHERE oc.observation_id = o.id))) AS norm_text
+WITH coded AS (
+    SELECT DISTINCT resource_id FROM coding_concept
+    WHERE resource_type = 'Observation'
+      AND (starts_with(concept, 'lab_') OR starts_with(concept, 'dxa_') OR starts_with(concept, 'frax_'))
+),
+raw AS (
+    SELECT o.*, t.loinc_coded, t.all_text
     FROM observation o
+    JOIN observation_text t ON t.observation_id = o.id
+    ANTI JOIN coded c ON c.resource_id = o.id
     WHERE o.status IN ('final', 'amended', 'corrected')
       AND o.effective_date <= $as_of
       AND o.effective_date >= $as_of - to_months(CAST($lookback_lab_months AS INTEGER))
       AND o.patient_id IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM coding_concept cc WHERE cc.resource_type = 'Observation'
-                        AND cc.resource_id = o.id AND (starts_with(cc.concept, 'lab_') OR starts_with(cc.concept, 'dxa_')
-                                                       OR starts_with(cc.concept, 'frax_')))
       AND NOT list_has_any(coalesce(o.category_codes, []), ['vital-signs', 'survey', 'social-history', 'imaging'])
 ),
+texts AS (SELECT all_text, name_norm(all_text) AS norm_text FROM (SELECT DISTINCT all_text FROM raw)),
+obs AS (SELECT r.*, x.norm_text FROM raw r JOIN texts x ON x.all_text IS NOT DISTINCT FROM r.all_text),
 names AS (SELECT DISTINCT norm_text FROM obs),   -- patterns are matched once per distinct name, not per result
 hit AS (
     SELECT n.norm_text, v.concept
