@@ -148,6 +148,9 @@ def _print_summary(summary: dict) -> None:
         f"flagged:   {export['listed']} patients on the worklist "
         f"(high {prio.get('high', 0)}, medium {prio.get('medium', 0)}, low {prio.get('low', 0)})",
     ]
+    if "data_quality" in export:
+        lines.append(f"data quality: {export['data_quality_warnings']} warnings (every patient) -> "
+                     f"{export['data_quality']}")
     if load["quarantined"]:
         lines.append("quarantine: osteoscreen query --db <db> \"SELECT source_file, source_line, field, reason "
                      "FROM quarantine\"")

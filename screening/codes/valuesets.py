@@ -155,6 +155,8 @@ def read_valueset_json(path: Path, aliases: dict[str, str]) -> tuple[list[CodeRo
         "source": vs.get("url") or vs.get("name") or path.name,
         "version": vs.get("version") or (vs.get("expansion") or {}).get("timestamp") or "",
     }
+    row_source = meta["source"] + (f"|{meta['version']}" if meta["version"] else "")
+    out = [CodeRow(**{**r.__dict__, "row_source": row_source}) for r in out]
     return out, meta
 
 
