@@ -34,7 +34,11 @@ cause_actions AS (
            r.refs
     FROM pending p
     JOIN cfg_action a ON a.rule_id = CASE WHEN p.only_serology THEN 'malabsorption_celiac_serology' ELSE p.cause END
-    LEFT JOIN workup_missing m ON m.patient_id = p.patient_id AND m.cause = p.cause
+    LEFT JOIN (SELECT patient_id, cause, missing FROM workup_missing
+               UNION ALL
+               SELECT patient_id, 'unexplained',
+                      array_to_string(list_transform(missing, lambda x: replace(lab_label(x), '_', ' ')), ', ')
+               FROM tier1_panel WHERE len(missing) > 0) m ON m.patient_id = p.patient_id AND m.cause = p.cause
     LEFT JOIN cause_refs r ON r.patient_id = p.patient_id AND r.rule_id = p.cause
     WHERE NOT (p.is_workup_cause AND p.workup_done)
 ),
