@@ -4,7 +4,8 @@
 #   sh config/valuesets/build_from_vsac.sh
 # Source files: config/valuesets/vsac/valueset-<OID>.json, copied unchanged from
 #   github.com/cqframework/ecqm-content-qicore-2024 @ 9ebd48ffebf2ed2489f3904cc8393ebf8979bfc9 (2025-01-15),
-#   path input/vocabulary/valueset/external/valueset-<OID>.json (VSAC expansions of 2025-01-10).
+#   path input/vocabulary/valueset/external/valueset-<OID>.json (VSAC expansions of 2025-01-10). CPT members
+#   (licensed, never shipped) were removed from the two copies that had them (3.526.3.1584, 3.526.3.471).
 # To refresh with newer expansions: drop the new files into config/valuesets/vsac/ and run this script again.
 set -eu
 OSTEO=${OSTEO:-.venv/bin/osteoscreen}
