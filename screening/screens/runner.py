@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 MANIFEST = SQL_DIR / "manifest.toml"
 TYPED_TABLES = ("patient", "observation", "condition", "procedure", "medication_use", "care_event",
-                "diagnostic_report", "document_reference", "patient_link")
+                "medication_dosage", "diagnostic_report", "document_reference", "patient_link")
 
 SCREEN_RUN_DDL = """
 CREATE TABLE IF NOT EXISTS screen_run (
