@@ -22,6 +22,8 @@ def open_database(path: Path, *, read_only: bool = False, create: bool = True,
     `memory_limit` (default 2 GiB, config/settings.toml [limits]) bounds DuckDB; it spills to a folder next to
     the database (`<db>.tmp/`, owner-only) instead of growing."""
     path = Path(path)
+    if path.exists() and not path.is_file():  # DuckDB would block forever on a FIFO
+        raise DatabaseError(f"{path}: not a regular file (a folder, pipe or device cannot be a database)")
     try:
         with open(path, "rb") as fh:
             head = fh.read(16)
@@ -62,4 +64,11 @@ def open_database(path: Path, *, read_only: bool = False, create: bool = True,
             con.close()
             raise DatabaseError(f"{path}: cannot set up the osteoscreen schema: {str(exc).splitlines()[0]}") \
                 from None
+        from screening.schema_check import check_schema
+
+        try:
+            check_schema(con, str(path))  # a table altered by hand: one clear line before anything is written
+        except DatabaseError:
+            con.close()
+            raise
     return con
