@@ -560,4 +560,5 @@ def test_library_writers_take_the_same_lock(tmp_path, small_source):
             with pytest.raises(DatabaseError, match="writing to this database"):
                 call()
             assert not (tmp_path / "out").exists(), name
-    assert pipeline.load_step(small_source, db)["records_read"] == 1  # released: writes again
+    again = pipeline.load_step(small_source, db)  # released: writes again (the unchanged file is skipped)
+    assert (again["files"], again["files_skipped"], again["records_read"]) == (1, 1, 0)
