@@ -143,7 +143,7 @@ def _drop_temp(con, keep: tuple[str, ...] = ()) -> None:
     con.execute("DROP VIEW IF EXISTS _res")
     for t in (*TEMP_TABLES, *(f"_acc{t}" for t in BATCH_OUT)):
         if t not in keep:
-            con.execute(f"DROP TABLE IF EXISTS temp.{t}")
+            con.execute(f"DROP TABLE IF EXISTS {t}")
 
 
 BATCH_BYTES = 64 * MIB  # staged input checked at a time: the working set of phase 1, whatever the population
@@ -178,11 +178,7 @@ class _Batches:
         _field_values(con, self.rules)
         run_sql_file(con, VALIDATE_SQL, self.params)
         _clean_fields(con, self.rules)
-        for t in BATCH_OUT:
-            if self.flushed:
-                con.execute(f"INSERT INTO _acc{t} SELECT * FROM {t}")
-            else:
-                con.execute(f"CREATE OR REPLACE TEMP TABLE _acc{t} AS SELECT * FROM {t}")
+        run_sql_file(con, "ingest/26_batch_append.sql" if self.flushed else "ingest/25_batch_first.sql")
         _drop_temp(con, keep=("_file_q",) + tuple(f"_acc{t}" for t in BATCH_OUT))
         self.flushed = True
         self.pending = 0
@@ -192,14 +188,11 @@ class _Batches:
         """A file that failed half way loads nothing: drop what earlier batches kept of it."""
         self.con.execute("DELETE FROM _stage_line WHERE source_file = ?", [name])
         if self.flushed:
-            for t in BATCH_OUT:
-                self.con.execute(f"DELETE FROM _acc{t} WHERE source_file = ?", [name])
+            run_sql_file(self.con, "ingest/27_batch_forget.sql", {"name": name})
 
     def finish(self) -> None:
         self.flush()
-        for t in BATCH_OUT:
-            self.con.execute(f"DROP TABLE IF EXISTS {t}")
-            self.con.execute(f"ALTER TABLE _acc{t} RENAME TO {t}")
+        run_sql_file(self.con, "ingest/28_batch_finish.sql")
         self.con.execute("DROP TABLE IF EXISTS _stage_line")
 
 
