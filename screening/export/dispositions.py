@@ -249,7 +249,7 @@ def _from_rows(rows: list[tuple[str, dict]]) -> list[Disposition]:
     return [d for _, d in found.values()]
 
 
-def read_edited_worklist(path: Path) -> list[Disposition]:
+def read_edited_worklist(path: Path, config_dir: Path | None = None) -> list[Disposition]:
     """The filled-in `disposition` cells of an edited worklist.csv / worklist.xlsx (every sheet with the columns)."""
     path = Path(path)
     if not path.is_file():
@@ -276,6 +276,6 @@ def read_edited_worklist(path: Path) -> list[Disposition]:
                 raise DispositionError(f"{path.name}: needs the columns patient_id and disposition")
             for i, row in enumerate(reader, start=2):
                 rows.append((f"line {i}", {k: restore(v) for k, v in row.items()}))
-    rules = load_rules()
+    rules = load_rules(config_dir)
     items = _from_rows(rows)
     return [check(d, rules, where=f"patient row {i + 1}") for i, d in enumerate(items)]

@@ -80,8 +80,11 @@ def validate(resource: dict) -> None:
 
 
 def build_all(patients: list[dict], run_id: str, as_of: str, task_status: dict[str, str]) -> tuple[list, dict]:
+    """Tasks for every patient the rules list (suppressed ones too: their Task carries the disposition); the List
+    holds the active worklist only."""
     tasks = [build_task(p, as_of, task_status) for p in patients]
-    lst = build_list(tasks, run_id, as_of, [f"Task/{t['id']}" for t in tasks])
+    active = [t for t, p in zip(tasks, patients, strict=True) if not p.get("suppressed")]
+    lst = build_list(active, run_id, as_of, [f"Task/{t['id']}" for t in active])
     for r in [*tasks, lst]:
         validate(r)
     return tasks, lst
@@ -89,15 +92,15 @@ def build_all(patients: list[dict], run_id: str, as_of: str, task_status: dict[s
 
 def transaction_bundle(tasks: list[dict], lst: dict) -> dict:
     """POST each Task with ifNoneExist on its identifier; the List points at the Tasks' urn:uuid fullUrls."""
-    entries, urns = [], []
+    entries, urns = [], {}
     for t in tasks:
         urn = f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, TASK_SYSTEM + '|' + t['identifier'][0]['value'])}"
-        urns.append(urn)
+        urns[f"Task/{t['id']}"] = urn
         body = {k: v for k, v in t.items() if k != "id"}
         entries.append({"fullUrl": urn, "resource": body, "request": {
             "method": "POST", "url": "Task", "ifNoneExist": f"identifier={TASK_SYSTEM}|{t['identifier'][0]['value']}"}})
     lbody = {k: v for k, v in lst.items() if k != "id"}
-    lbody["entry"] = [{"item": {"reference": u}} for u in urns]
+    lbody["entry"] = [{"item": {"reference": urns[e["item"]["reference"]]}} for e in lst["entry"]]
     entries.append({"fullUrl": f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, lst['identifier'][0]['value'])}",
                     "resource": lbody, "request": {"method": "POST", "url": "List",
                                                    "ifNoneExist": f"identifier={LIST_SYSTEM}|"
@@ -145,15 +148,16 @@ def _same(a: dict, b: dict) -> bool:
 def write_back(session, tasks: list[dict], lst: dict) -> dict:
     """Send Tasks (conditional create on identifier; PUT when a match differs) and the List. Counts only."""
     counts = {"created": 0, "unchanged": 0, "updated": 0}
-    server_refs = []
+    server_refs: dict[str, str] = {}
     for t in tasks:
+        local = f"Task/{t['id']}"
         ident = t["identifier"][0]
         cond = f"identifier={ident['system']}|{ident['value']}"
         body = {k: v for k, v in t.items() if k != "id"}
         status, headers, doc = _request(session, "POST", "Task", body, {"If-None-Exist": cond})
         if status == 201:
             counts["created"] += 1
-            server_refs.append(f"Task/{doc['id']}")
+            server_refs[local] = f"Task/{doc['id']}"
             continue
         if status == 412:
             raise WriteBackError("the FHIR server holds more than one Task with the same worklist identifier "
@@ -166,7 +170,7 @@ def write_back(session, tasks: list[dict], lst: dict) -> dict:
             if s2 != 200 or len(matches) != 1:
                 raise WriteBackError(f"cannot find the existing Task (HTTP {s2}, {len(matches)} matches)")
             doc = matches[0]
-        server_refs.append(f"Task/{doc['id']}")
+        server_refs[local] = f"Task/{doc['id']}"
         if _same(doc, body):
             counts["unchanged"] += 1
             continue
@@ -175,7 +179,7 @@ def write_back(session, tasks: list[dict], lst: dict) -> dict:
             raise WriteBackError(f"the FHIR server refused a Task update (HTTP {s3})")
         counts["updated"] += 1
     lbody = {k: v for k, v in lst.items() if k != "id"}
-    lbody["entry"] = [{"item": {"reference": r}} for r in server_refs]
+    lbody["entry"] = [{"item": {"reference": server_refs[e["item"]["reference"]]}} for e in lst["entry"]]
     ident = lst["identifier"][0]
     status, _, _ = _request(session, "POST", "List", lbody,
                             {"If-None-Exist": f"identifier={ident['system']}|{ident['value']}"})

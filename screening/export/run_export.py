@@ -66,7 +66,8 @@ def export_run(db: Path, out: Path, as_of: date | None = None, config_dir: Path 
         run_as_of = date.fromisoformat(counts["as_of"])
         columns, rows = worklist_rows(con, run_id)
         resolved = resolved_rows(con, run_id)
-        patients = _dicts(con, "export/worklist_patients.sql", run_id)
+        listed = _dicts(con, "export/worklist_patients.sql", run_id)
+        patients = [p for p in listed if not p["suppressed"]]
         outputs: dict[str, str] = {}
         outputs["worklist.csv"] = str(write_csv(out / "worklist.csv", columns, rows))
         outputs["resolved.csv"] = str(write_csv(out / "resolved.csv", *resolved))
@@ -110,7 +111,7 @@ def export_run(db: Path, out: Path, as_of: date | None = None, config_dir: Path 
         if "fhir" in opts.formats or opts.write_back_url:
             from screening.export.fhir_tasks import build_all, write_fhir_files
 
-            tasks, lst = build_all(patients, run_id, counts["as_of"], {r.status: r.task_status
+            tasks, lst = build_all(listed, run_id, counts["as_of"], {r.status: r.task_status
                                                                         for r in rules.values()})
             if "fhir" in opts.formats:
                 nd, bundle = write_fhir_files(out, tasks, lst)
