@@ -21,9 +21,10 @@ AS_OF = [date(2026, 6, 30), date(2026, 7, 31), date(2026, 8, 31)]
 
 
 def patient(pid: str, family: str, given: str = "Pat", birth: str = "1950-01-01", **extra) -> dict:
+    mrn = "M" + hashlib.md5(pid.encode()).hexdigest()[:8]
     r = {"resourceType": "Patient", "id": pid, "gender": "female", "birthDate": birth,
          "identifier": [{"type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203",
-                                              "code": "MR"}]}, "value": "M" + hashlib.md5(pid.encode()).hexdigest()[:8]}],
+                                              "code": "MR"}]}, "value": mrn}],
          "name": [{"family": family, "given": [given]}]}
     r.update(extra)
     return r

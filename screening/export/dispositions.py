@@ -232,7 +232,7 @@ def _parse_review(value: object, where: str) -> date | None:
         raise DispositionError(f"{where}: review date {str(value)[:20]!r} is not YYYY-MM-DD") from None
 
 
-def _from_rows(rows: list[tuple[str, dict]]) -> list[Disposition]:
+def _from_rows(rows: list[tuple[str, dict]]) -> list[tuple[str, Disposition]]:
     found: dict[str, tuple[str, Disposition]] = {}
     for where, row in rows:
         status = row.get("disposition")
@@ -246,7 +246,7 @@ def _from_rows(rows: list[tuple[str, dict]]) -> list[Disposition]:
         if prev and prev[1] != d:
             raise DispositionError(f"{where}: patient also has a different disposition at {prev[0]}")
         found[d.patient_id] = (where, d)
-    return [d for _, d in found.values()]
+    return list(found.values())
 
 
 def read_edited_worklist(path: Path, config_dir: Path | None = None) -> list[Disposition]:
@@ -258,15 +258,25 @@ def read_edited_worklist(path: Path, config_dir: Path | None = None) -> list[Dis
     if path.suffix.lower() == ".xlsx":
         from openpyxl import load_workbook
 
-        wb = load_workbook(path, read_only=True, data_only=True)
+        wb = load_workbook(path, read_only=True, data_only=False)
         for ws in wb.worksheets:
-            it = ws.iter_rows(values_only=True)
-            header = next(it, None)
+            it = ws.iter_rows()
+            first = next(it, None)
+            header = [c.value for c in first] if first else None
             if not header or "patient_id" not in header or "disposition" not in header:
                 continue
             names = [str(h) if h is not None else "" for h in header]
-            for i, values in enumerate(it, start=2):
-                rows.append((f"{ws.title}!row {i}", {k: restore(v) for k, v in zip(names, values, strict=False)}))
+            wanted = set(IMPORT_COLUMNS)
+            for i, cells in enumerate(it, start=2):
+                row = {}
+                for k, c in zip(names, cells, strict=False):
+                    if k not in wanted:
+                        continue
+                    if c.data_type == "f":  # a formula typed into an edited cell: its value is unknown here
+                        raise DispositionError(f"{path.name} {ws.title}!row {i}: {k} holds a formula; "
+                                               "type the value as text")
+                    row[k] = restore(c.value)
+                rows.append((f"{ws.title}!row {i}", row))
         wb.close()
     else:
         with open(path, encoding="utf-8-sig", newline="") as fh:
@@ -278,4 +288,4 @@ def read_edited_worklist(path: Path, config_dir: Path | None = None) -> list[Dis
                 rows.append((f"line {i}", {k: restore(v) for k, v in row.items()}))
     rules = load_rules(config_dir)
     items = _from_rows(rows)
-    return [check(d, rules, where=f"patient row {i + 1}") for i, d in enumerate(items)]
+    return [check(d, rules, where=f"{path.name} {where}") for where, d in items]
