@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+import warnings
 from pathlib import Path
 
 import orjson
@@ -135,8 +136,10 @@ def _request(session, method: str, path: str, body: dict | None = None, headers:
     if body is not None:
         h["Content-Type"] = "application/fhir+json"
         data = orjson.dumps(body)
-    with session.open(method, path, headers=h, data=data) as resp:
-        content = resp.read()
+    with warnings.catch_warnings():  # httpx prefers content= for raw bytes; FhirSession.open passes data=
+        warnings.simplefilter("ignore", DeprecationWarning)
+        with session.open(method, path, headers=h, data=data) as resp:
+            content = resp.read()
         return resp.status_code, resp.headers, (orjson.loads(content) if content else None)
 
 
