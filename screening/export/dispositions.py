@@ -185,20 +185,20 @@ def snapshot_into(con: duckdb.DuckDBPyConnection, db: Path, config_dir: Path | N
         con.execute("DELETE FROM disposition_snapshot")
         return 0
     with disposition_lock(path):
-        _open(path).close()  # schema upgrades happen under the lock, before the read-only attach
-        con.execute(f"ATTACH '{_sql_str(path)}' AS disp_src (READ_ONLY)")
+        src = _open(path)  # schema upgrades happen under the lock
         try:
-            con.execute("BEGIN")
-            con.execute("DELETE FROM disposition_snapshot")
-            con.execute("INSERT INTO disposition_snapshot BY NAME SELECT * FROM disp_src.disposition")
-            con.execute("COMMIT")
+            rows = src.sql("SELECT * FROM disposition").to_arrow_table()
         finally:
-            con.execute("DETACH disp_src")
+            src.close()
+    con.register("_disp_src", rows)
+    try:
+        con.execute("BEGIN")
+        con.execute("DELETE FROM disposition_snapshot")
+        con.execute("INSERT INTO disposition_snapshot BY NAME SELECT * FROM _disp_src")
+        con.execute("COMMIT")
+    finally:
+        con.unregister("_disp_src")
     return con.execute("SELECT count(*) FROM disposition_snapshot").fetchone()[0]
-
-
-def _sql_str(path: Path) -> str:
-    return str(path).replace("'", "''")
 
 
 def read_all(db: Path) -> list[tuple]:

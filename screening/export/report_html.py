@@ -24,21 +24,25 @@ def _e(value: object) -> str:
 
 
 def _group(h: dict) -> str:
-    """Which part of the timeline a fact belongs to (DXA, glucocorticoid, lab, treatment, fracture, other)."""
-    rule, kind, detail = h["rule_id"], h["kind"], (h["detail"] or "")
-    if rule in ("low_z_score", "osteoporosis_t_score", "spine_hip_discordance") or "score" in rule:
-        return "DXA"
+    """Which part of the timeline a fact belongs to (DXA, fracture, glucocorticoid, lab, medication, ...)."""
+    rule, kind, ref = h["rule_id"], h["kind"], (h["resource_ref"] or "")
+    if rule in ("low_z_score", "osteoporosis_t_score", "spine_hip_discordance", "high_fracture_risk"):
+        return "DXA / FRAX"
     if rule == "fragility_fracture":
         return "fracture"
-    if rule == "glucocorticoid":
-        return "glucocorticoid"
-    if kind == "addressed":
-        return "treatment / work-up"
-    if h["value"] is not None and h["unit"]:
-        return "lab"
     if kind == "safety":
         return "safety"
-    return "condition / medication" if detail else "other"
+    if kind == "addressed":
+        return "treatment / work-up"
+    if rule == "glucocorticoid":
+        return "glucocorticoid"
+    if ref.startswith("Observation/"):
+        return "lab"
+    if ref.startswith("Medication"):
+        return "medication"
+    if ref.startswith(("Condition/", "Procedure/")):
+        return "condition"
+    return "other"
 
 
 def bar_chart(counts: list[tuple[str, int]], width: int = 360) -> str:

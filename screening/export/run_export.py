@@ -71,10 +71,9 @@ def export_run(db: Path, out: Path, as_of: date | None = None, config_dir: Path 
         outputs: dict[str, str] = {}
         outputs["worklist.csv"] = str(write_csv(out / "worklist.csv", columns, rows))
         outputs["resolved.csv"] = str(write_csv(out / "resolved.csv", *resolved))
-        d_cols = ["patient_id", "status", "note", "review_date", "recorded_by", "recorded_at", "source"]
-        d_rows = con.execute("SELECT " + ", ".join(d_cols) + " FROM disposition_snapshot "
-                             "ORDER BY recorded_at, id").fetchall()
-        outputs["dispositions.csv"] = str(write_csv(out / "dispositions.csv", d_cols, d_rows))
+        d_cur = con.execute(sql_text("export/dispositions_export.sql"))
+        outputs["dispositions.csv"] = str(write_csv(out / "dispositions.csv", [d[0] for d in d_cur.description],
+                                                    d_cur.fetchall()))
         by_priority: dict[str, int] = {}
         for p in patients:
             by_priority[p["priority"]] = by_priority.get(p["priority"], 0) + 1
