@@ -216,9 +216,11 @@ def _print_rows(columns: list[str], rows: list[tuple], csv_out: bool) -> None:
     if csv_out:
         import csv
 
+        from screening.export.cells import neutralise
+
         w = csv.writer(sys.stdout, lineterminator="\n")
         w.writerow(columns)
-        w.writerows(rows)
+        w.writerows([[neutralise(v) for v in row] for row in rows])  # spreadsheet-safe text cells
         return
     from rich.console import Console
     from rich.table import Table

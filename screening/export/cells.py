@@ -1,7 +1,8 @@
 """Spreadsheet-safe text cells: a cell a spreadsheet would run as a formula is written with a leading quote.
 
 The rule is bijective so every import can reverse it exactly: a text cell that starts with = + - @, a tab, a
-carriage return or a quote gets one extra leading quote; reading drops one leading quote.
+carriage return or a quote (and is not a plain number such as -2.8) gets one extra leading quote; reading drops one
+leading quote.
 """
 
 from __future__ import annotations
@@ -11,9 +12,18 @@ from datetime import date, datetime
 DANGEROUS = ("=", "+", "-", "@", "\t", "\r", "'")
 
 
+def _plain_number(text: str) -> bool:
+    """'-2.8' is a number to a spreadsheet, not a formula: written as it is."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return not text[:1].isspace() and not text[-1:].isspace()
+
+
 def neutralise(value: object) -> object:
     """The cell as written: text that could start a formula is quoted; numbers and dates stay typed."""
-    if isinstance(value, str) and value.startswith(DANGEROUS):
+    if isinstance(value, str) and value.startswith(DANGEROUS) and not _plain_number(value):
         return "'" + value
     return value
 

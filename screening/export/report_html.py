@@ -122,11 +122,13 @@ def card(row: dict, hits: list[dict]) -> str:
 def _page(title: str, subtitle: str, kpis: list[tuple[str, object]], rows: list[dict], hits: dict[str, list[dict]],
           trend: list[dict], nav: str = "") -> str:
     causes = Counter(c for r in rows for c in (r.get("unaddressed") or "").split(";") if c)
+    markers = Counter(m for r in rows for m in (r.get("risk_markers") or "").split(";") if m)
     teams = sorted({r.get("care_team") or "" for r in rows})
     return Template(TEMPLATE.read_text(encoding="utf-8")).substitute(
         title=_e(title), subtitle=_e(subtitle), nav=nav,
         kpis="".join(f'<div class="kpi"><b>{_e(v)}</b><span>{_e(k)}</span></div>' for k, v in kpis),
         cause_chart=bar_chart(sorted(causes.items(), key=lambda kv: (-kv[1], kv[0]))),
+        marker_chart=bar_chart(sorted(markers.items(), key=lambda kv: (-kv[1], kv[0]))),
         trend_chart=trend_chart(trend),
         status_options="".join(f"<option>{_e(s)}</option>" for s in STATUSES),
         team_options="".join(f"<option>{_e(t)}</option>" for t in teams),

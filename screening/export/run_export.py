@@ -102,6 +102,7 @@ def export_run(db: Path, out: Path, as_of: date | None = None, config_dir: Path 
             row_dicts = [dict(zip(columns, r, strict=True)) for r in rows]
             kpis = [("screened", counts["screened"]), ("on the worklist", counts["active"]),
                     ("safety alerts", summary["safety_alerts"]), ("high", by_priority.get("high", 0)),
+                    ("medium", by_priority.get("medium", 0)), ("low", by_priority.get("low", 0)),
                     ("new", counts["new"]), ("changed", counts["changed"]), ("back", counts["back"]),
                     ("resolved", counts["resolved"]), ("suppressed", counts["suppressed"])]
             pages = write_report(out, row_dicts, hits, trend, kpis, counts["as_of"], opts.max_cards)
