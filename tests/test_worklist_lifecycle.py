@@ -130,3 +130,55 @@ def test_not_appropriate_needs_reason_and_review(tmp_path):
     with pytest.raises(DispositionError, match="unknown disposition"):
         record(tmp_path / "x.duckdb", [Disposition("p", "phoned")], "cli")
     assert read_all(tmp_path / "x.duckdb") == []
+
+
+def test_data_removed_and_dispositions_survive_reload(tmp_path):
+    """A Bulk `deleted` export removes a listed patient's records: resolved as `data removed`; a re-load and a
+    re-screen of the same database keep every disposition."""
+    from screening.pipeline import run_pipeline
+    from tests.conftest import write_ndjson
+    from tests.test_worklist_support import AS_OF
+
+    run_once(tmp_path, 1)
+    db = tmp_path / "db" / "w.duckdb"
+    record(db, [Disposition("wl-evid", "contacted", recorded_by="cm")], "cli")
+    gone = ["Patient/wl-cont", "Observation/wl-cont-t1", "MedicationStatement/wl-cont-ai"]
+    write_ndjson(tmp_path / "del" / "deleted" / "del.ndjson", [{"resourceType": "Bundle", "type": "transaction",
+                 "entry": [{"request": {"method": "DELETE", "url": u}} for u in gone]}])
+    run_pipeline(tmp_path / "del", db, tmp_path / "out", AS_OF[0])
+    assert {r["patient_id"]: r["reason"] for r in read_csv(tmp_path / "out" / "resolved.csv")} == \
+        {"wl-cont": "data removed"}
+    run_once(tmp_path, 1)   # re-load everything: wl-cont is back as new, the disposition is still there
+    rows = {r["patient_id"]: r for r in read_csv(tmp_path / "out" / "worklist.csv")}
+    assert rows["wl-cont"]["status"] == "new" and rows["wl-cont"]["first_listed"] == "2026-06-30"
+    assert "wl-evid" not in rows
+    assert [d[0] for d in read_all(db)] == ["wl-evid"]
+
+
+def test_short_lock_waits_for_the_holder(tmp_path):
+    """The dispositions lock is short: a writer waits for the holder (a run's snapshot) instead of failing."""
+    import threading
+
+    from screening.export.dispositions import disposition_lock, dispositions_path
+
+    path = dispositions_path(tmp_path / "w.duckdb")
+    held, release = threading.Event(), threading.Event()
+
+    def holder():
+        with disposition_lock(path):
+            held.set()
+            release.wait(5)
+
+    t = threading.Thread(target=holder)
+    t.start()
+    held.wait(5)
+    done = []
+    w = threading.Thread(target=lambda: done.append(record(tmp_path / "w.duckdb",
+                                                           [Disposition("p", "declined", recorded_by="x")], "cli")))
+    w.start()
+    w.join(0.3)
+    assert done == []            # still waiting for the lock
+    release.set()
+    w.join(10)
+    t.join(5)
+    assert done == [1] and len(read_all(tmp_path / "w.duckdb")) == 1
