@@ -97,8 +97,13 @@ def card(row: dict, hits: list[dict]) -> str:
                                                        "risk_markers", "evidence", "care_team")).lower()
     tl = []
     for h in hits:
+        rng = ""
+        if h.get("ref_low") is not None or h.get("ref_high") is not None:
+            lo = "" if h["ref_low"] is None else f"{h['ref_low']:g}"
+            hi = "" if h["ref_high"] is None else f"{h['ref_high']:g}"
+            rng = f" · range {lo}–{hi} {h.get('ref_unit') or ''}".rstrip()
         tl.append(f'<tr><td>{_e(h["evidence_date"] or "")}</td><td class="kind">{_e(_group(h))}</td>'
-                  f'<td class="kind">{_e(KIND_LABEL.get(h["kind"], h["kind"]))}</td><td>{_e(h["detail"])}</td>'
+                  f'<td class="kind">{_e(KIND_LABEL.get(h["kind"], h["kind"]))}</td><td>{_e(h["detail"])}{_e(rng)}</td>'
                   f'<td class="kind">{_e(h["resource_ref"] or "")}</td></tr>')
     actions = "".join(f"<li>{_e(a)}</li>" for a in (row.get("recommended_actions") or "").split(";") if a)
     safety = '<span class="tag safety">SAFETY</span>' if row.get("safety") else ""
