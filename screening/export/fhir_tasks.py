@@ -86,9 +86,13 @@ def build_all(patients: list[dict], run_id: str, as_of: str, task_status: dict[s
     tasks = [build_task(p, as_of, task_status) for p in patients]
     active = [t for t, p in zip(tasks, patients, strict=True) if not p.get("suppressed")]
     lst = build_list(active, run_id, as_of, [f"Task/{t['id']}" for t in active])
+    return tasks, lst
+
+
+def validate_all(tasks: list[dict], lst: dict) -> None:
+    """Every Task and the List, through the R4B models (the slow part of the FHIR export: ~3 ms a Task)."""
     for r in [*tasks, lst]:
         validate(r)
-    return tasks, lst
 
 
 def transaction_bundle(tasks: list[dict], lst: dict) -> dict:
@@ -106,9 +110,7 @@ def transaction_bundle(tasks: list[dict], lst: dict) -> dict:
                     "resource": lbody, "request": {"method": "POST", "url": "List",
                                                    "ifNoneExist": f"identifier={LIST_SYSTEM}|"
                                                                   f"{lst['identifier'][0]['value']}"}})
-    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": entries}
-    validate(bundle)
-    return bundle
+    return {"resourceType": "Bundle", "type": "transaction", "entry": entries}
 
 
 def write_fhir_files(out_dir: Path, tasks: list[dict], lst: dict) -> list[Path]:
@@ -119,6 +121,8 @@ def write_fhir_files(out_dir: Path, tasks: list[dict], lst: dict) -> list[Path]:
             fh.write(orjson.dumps(r).decode() + "\n")
 
     bundle = transaction_bundle(tasks, lst)
+    validate(bundle)  # validates every Task and the List inside it too
+    validate(lst)
     return [atomic_write(out_dir / "tasks.ndjson", ndjson),
             atomic_write(out_dir / "tasks-bundle.json",
                          lambda fh: fh.write(orjson.dumps(bundle, option=orjson.OPT_INDENT_2).decode()))]

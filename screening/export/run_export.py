@@ -109,13 +109,15 @@ def export_run(db: Path, out: Path, as_of: date | None = None, config_dir: Path 
             outputs["report"] = str(pages[0])
         tasks = lst = None
         if "fhir" in opts.formats or opts.write_back_url:
-            from screening.export.fhir_tasks import build_all, write_fhir_files
+            from screening.export.fhir_tasks import build_all, validate_all, write_fhir_files
 
             tasks, lst = build_all(listed, run_id, counts["as_of"], {r.status: r.task_status
                                                                         for r in rules.values()})
             if "fhir" in opts.formats:
-                nd, bundle = write_fhir_files(out, tasks, lst)
+                nd, bundle = write_fhir_files(out, tasks, lst)  # validates the Bundle: every Task in it
                 outputs["tasks.ndjson"], outputs["tasks-bundle.json"] = str(nd), str(bundle)
+            else:
+                validate_all(tasks, lst)
         if salt is not None:
             from screening.export.deidentify import write_deidentified
 

@@ -10,6 +10,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
@@ -23,9 +24,12 @@ FILLS = {"high": PatternFill("solid", fgColor="F8CBAD"), "medium": PatternFill("
          "low": PatternFill("solid", fgColor="E2EFDA")}
 SAFETY_FILL = PatternFill("solid", fgColor="C00000")
 HEADER_FILL = PatternFill("solid", fgColor="D9E1F2")
+BOLD = Font(bold=True)
+SAFETY_FONT = Font(bold=True, color="FFFFFF")
+WRAP_TOP = Alignment(wrap_text=True, vertical="top")
 WIDTHS = {"evidence": 70, "recommended_actions": 50, "evidence_ids": 40, "name": 24, "last_disposition": 30,
           "care_team": 24, "causes": 28, "unaddressed": 28, "risk_markers": 28, "data_quality_warnings": 40,
-          "disposition": 18, "disposition_note": 30}
+          "disposition": 18, "disposition_note": 30, "measure": 36, "value": 60}
 WRAP = {"evidence", "recommended_actions", "evidence_ids", "data_quality_warnings"}
 DATE_COLUMNS = {"birth_date", "first_listed", "latest_evidence_date", "as_of", "disposition_review"}
 
@@ -58,49 +62,53 @@ def _cell_value(column: str, value: object) -> object:
     return neutralise(value)
 
 
-def _write_table(ws, columns: list[str], rows: list[tuple], statuses: list[str] | None) -> None:
-    ws.append(columns)
-    for c in ws[1]:
-        c.font = Font(bold=True)
-        c.fill = HEADER_FILL
-    for row in rows:
-        ws.append([_cell_value(col, v) for col, v in zip(columns, row, strict=True)])
+def _write_table(wb, title: str, columns: list[str], rows: list[tuple], statuses: list[str] | None):
+    """One sheet in write-only mode (fast for thousands of rows): layout first, then styled typed cells."""
+    ws = wb.create_sheet(title)
     for i, col in enumerate(columns, start=1):
-        letter = get_column_letter(i)
-        ws.column_dimensions[letter].width = WIDTHS.get(col, max(10, min(24, len(col) + 2)))
-        if col in DATE_COLUMNS:
-            for c in ws[letter][1:]:
-                c.number_format = "yyyy-mm-dd"
-        if col in WRAP:
-            for c in ws[letter][1:]:
-                c.alignment = Alignment(wrap_text=True, vertical="top")
+        ws.column_dimensions[get_column_letter(i)].width = WIDTHS.get(col, max(10, min(24, len(col) + 2)))
     ws.freeze_panes = "A2"
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(1, len(rows) + 1)}"
-    if "priority" in columns:
-        p = columns.index("priority") + 1
-        for r in range(2, len(rows) + 2):
-            fill = FILLS.get(ws.cell(r, p).value)
-            if fill:
-                ws.cell(r, p).fill = fill
-    if "safety" in columns:
-        s = columns.index("safety") + 1
-        for r in range(2, len(rows) + 2):
-            if ws.cell(r, s).value is True:
-                ws.cell(r, s).fill = SAFETY_FILL
-                ws.cell(r, s).font = Font(bold=True, color="FFFFFF")
+    last = get_column_letter(len(columns))
+    ws.auto_filter.ref = f"A1:{last}{max(1, len(rows) + 1)}"
     if statuses is not None and "disposition" in columns and rows:
         letter = get_column_letter(columns.index("disposition") + 1)
         dv = DataValidation(type="list", formula1='"' + ",".join(statuses) + '"', allow_blank=True,
                             showErrorMessage=True, errorTitle="disposition",
                             error="Choose a disposition from the list")
         dv.add(f"{letter}2:{letter}{len(rows) + 1}")
-        ws.add_data_validation(dv)
-        review = columns.index("disposition_review") + 1 if "disposition_review" in columns else None
-        if review:
-            rl = get_column_letter(review)
+        ws.data_validations.append(dv)
+        if "disposition_review" in columns:
+            rl = get_column_letter(columns.index("disposition_review") + 1)
             dd = DataValidation(type="date", operator="greaterThan", formula1="1", allow_blank=True)
             dd.add(f"{rl}2:{rl}{len(rows) + 1}")
-            ws.add_data_validation(dd)
+            ws.data_validations.append(dd)
+    header = []
+    for col in columns:
+        c = WriteOnlyCell(ws, value=col)
+        c.font, c.fill = BOLD, HEADER_FILL
+        header.append(c)
+    ws.append(header)
+    kinds = ["date" if c in DATE_COLUMNS else "wrap" if c in WRAP else "priority" if c == "priority"
+             else "safety" if c == "safety" else "" for c in columns]
+    for row in rows:
+        out = []
+        for col, kind, v in zip(columns, kinds, row, strict=True):
+            value = _cell_value(col, v)
+            if not kind:
+                out.append(value)
+                continue
+            c = WriteOnlyCell(ws, value=value)
+            if kind == "date":
+                c.number_format = "yyyy-mm-dd"
+            elif kind == "wrap":
+                c.alignment = WRAP_TOP
+            elif kind == "priority" and value in FILLS:
+                c.fill = FILLS[value]
+            elif kind == "safety" and value is True:
+                c.fill, c.font = SAFETY_FILL, SAFETY_FONT
+            out.append(c)
+        ws.append(out)
+    return ws
 
 
 def write_worklist_xlsx(path: Path, columns: list[str], rows: list[tuple], resolved: tuple[list[str], list[tuple]],
@@ -114,21 +122,16 @@ def write_worklist_xlsx(path: Path, columns: list[str], rows: list[tuple], resol
     own, rest = ordered[:MAX_TEAM_SHEETS], ordered[MAX_TEAM_SHEETS:]
 
     def write(tmp: Path) -> None:
-        wb = Workbook()
-        ws_all = wb.active
-        ws_all.title = "All"
-        _write_table(ws_all, columns, rows, statuses)
+        wb = Workbook(write_only=True)
+        _write_table(wb, "All", columns, rows, statuses)
         taken: set[str] = set()
         for team in sorted(own):
-            _write_table(wb.create_sheet(sheet_name(team, taken)), columns, teams[team], statuses)
+            _write_table(wb, sheet_name(team, taken), columns, teams[team], statuses)
         if rest:
             other = [r for r in rows if (r[team_i] or "Unassigned") in set(rest)]
-            _write_table(wb.create_sheet("Other teams"), columns, other, statuses)
-        _write_table(wb.create_sheet("Resolved"), resolved[0], resolved[1], None)
-        ws_sum = wb.create_sheet("Summary")
-        _write_table(ws_sum, ["measure", "value"], [(k, v) for k, v in summary], None)
-        ws_sum.column_dimensions["A"].width = 36
-        ws_sum.column_dimensions["B"].width = 60
+            _write_table(wb, "Other teams", columns, other, statuses)
+        _write_table(wb, "Resolved", resolved[0], resolved[1], None)
+        _write_table(wb, "Summary", ["measure", "value"], [(k, v) for k, v in summary], None)
         wb.save(tmp)
 
     return atomic_write_file(path, write)
