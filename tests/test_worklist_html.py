@@ -69,6 +69,7 @@ def test_renders_without_console_errors_and_cards_match_csv(report):
         [(r["priority"], r["status"], r["care_team"]) for r in rows]
     assert parse(dom).body["data-shown"] == str(len(rows))
     assert "<svg" in dom and "HYPERLINK" in dom and "<script>console" not in dom
+    assert "period 2025-01-01 – ongoing, dose 1 TAB" in dom          # medication exposure in the timeline
 
 
 def test_search_and_filters_work_in_the_browser(report):

@@ -102,6 +102,10 @@ def card(row: dict, hits: list[dict]) -> str:
             lo = "" if h["ref_low"] is None else f"{h['ref_low']:g}"
             hi = "" if h["ref_high"] is None else f"{h['ref_high']:g}"
             rng = f" · range {lo}–{hi} {h.get('ref_unit') or ''}".rstrip()
+        if h.get("med_start") is not None:
+            rng += f" · period {h['med_start']} – {h.get('med_end') or 'ongoing'}"
+            if h.get("med_dose") is not None:
+                rng += f", dose {h['med_dose']:g} {h.get('med_dose_unit') or ''}".rstrip()
         tl.append(f'<tr><td>{_e(h["evidence_date"] or "")}</td><td class="kind">{_e(_group(h))}</td>'
                   f'<td class="kind">{_e(KIND_LABEL.get(h["kind"], h["kind"]))}</td><td>{_e(h["detail"])}{_e(rng)}</td>'
                   f'<td class="kind">{_e(h["resource_ref"] or "")}</td></tr>')
