@@ -129,7 +129,8 @@ def check(d: Disposition, rules: dict[str, StatusRule], where: str = "") -> Disp
     prefix = f"{where}: " if where else ""
     status = d.status.strip().lower()
     if status not in rules:
-        raise DispositionError(f"{prefix}unknown disposition {d.status!r} (allowed: {', '.join(rules)})")
+        shown = d.status if len(d.status) <= 24 else d.status[:21] + "..."  # a cell may hold anything: keep it short
+        raise DispositionError(f"{prefix}unknown disposition {shown!r} (allowed: {', '.join(rules)})")
     rule = rules[status]
     note = (d.note or "").strip() or None
     if rule.requires_note and not note:
