@@ -128,15 +128,20 @@ def test_run_cli_prints_summary_and_needs_a_salt(tmp_path):
 @pytest.mark.slow
 def test_run_cli_end_to_end_summary_and_salt_never_recorded(tmp_path):
     """The real `osteoscreen run` (Prefect flow with its temporary server): summary printed, salt nowhere."""
+    from tests.servers.fhir_server import FhirTestServer
     from tests.test_worklist_support import write_population
 
     src = write_population(tmp_path / "src", 1)
     prefect_home = tmp_path / "prefect"
     env = {**os.environ, "PREFECT_HOME": str(prefect_home), "OSTEOSCREEN_DEID_SALT": SALT}
-    p = subprocess.run([CLI, "run", "--source", str(src), "--db", str(tmp_path / "db" / "w.duckdb"),
-                        "--out", str(tmp_path / "out"), "--as-of", "2026-06-30", "--deidentify"],
-                       capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+    with FhirTestServer([]) as srv:
+        p = subprocess.run([CLI, "run", "--source", str(src), "--db", str(tmp_path / "db" / "w.duckdb"),
+                            "--out", str(tmp_path / "out"), "--as-of", "2026-06-30", "--deidentify",
+                            "--write-back-url", srv.base_url],
+                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+        tasks = [r for r in srv.all_resources() if r["resourceType"] == "Task"]
     assert p.returncode == 0, p.stderr[-2000:]
+    assert len(tasks) == 10 and "write-back: {'created': 10" in p.stdout
     assert "changes:   10 new, 0 changed, 0 back, 0 continuing, 0 resolved, 0 suppressed" in p.stdout
     assert "worklist-deidentified.csv" in p.stdout and "summary.md" in p.stdout
     assert SALT not in p.stdout + p.stderr
