@@ -1,5 +1,6 @@
 -- The dispositions file's one table (also the shape of disposition_snapshot in the main database).
--- New columns are only ever added (ALTER ... ADD COLUMN IF NOT EXISTS), so an older file keeps working.
+-- Rows are only ever added. A later version that needs a column adds it below with
+-- ALTER TABLE disposition ADD COLUMN IF NOT EXISTS ..., so an older file keeps working.
 CREATE TABLE IF NOT EXISTS disposition (
     id          VARCHAR PRIMARY KEY,
     patient_id  VARCHAR NOT NULL,
