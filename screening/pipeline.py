@@ -53,8 +53,12 @@ def export_step(db: Path, out: Path, as_of: date | None = None, config_dir: Path
     except OSError as exc:
         raise OutputError(f"{out}: cannot create output folder: {exc.strerror}") from None
     summary = export_run(Path(db), Path(out), as_of, config_dir, ExportOptions.from_dict(options))
-    return {"worklist": summary["outputs"]["worklist.csv"], "listed": summary["listed"],
-            "by_priority": summary["listed_by_priority"], "summary": summary}
+    result = {"worklist": summary["outputs"]["worklist.csv"], "listed": summary["listed"],
+              "by_priority": summary["listed_by_priority"], "summary": summary}
+    for key in ("data_quality", "data_quality_warnings"):  # data_quality.csv (clinical-rules branch), if present
+        if key in summary:
+            result[key] = summary.pop(key)
+    return result
 
 
 def run_pipeline(source: Path, db: Path, out: Path, as_of: date, config_dir: Path | None = None,

@@ -59,6 +59,7 @@ def export_run(db: Path, out: Path, as_of: date | None = None, config_dir: Path 
         counts = record_run(con, Path(db), as_of, config_dir)
     finally:
         con.close()
+    extra: dict = {}
     con = open_database(db, read_only=True)
     try:
         run_id = latest_run_id(con)
@@ -71,6 +72,11 @@ def export_run(db: Path, out: Path, as_of: date | None = None, config_dir: Path 
         outputs: dict[str, str] = {}
         outputs["worklist.csv"] = str(write_csv(out / "worklist.csv", columns, rows))
         outputs["resolved.csv"] = str(write_csv(out / "resolved.csv", *resolved))
+        dq = _data_quality_writer()  # data_quality.csv of the clinical-rules branch, when it is merged
+        if dq is not None:
+            dq_path, dq_rows = dq(con, out)
+            outputs["data_quality.csv"] = str(dq_path)
+            extra["data_quality"], extra["data_quality_warnings"] = str(dq_path), dq_rows
         d_cur = con.execute(sql_text("export/dispositions_export.sql"))
         outputs["dispositions.csv"] = str(write_csv(out / "dispositions.csv", [d[0] for d in d_cur.description],
                                                     d_cur.fetchall()))
@@ -128,7 +134,15 @@ def export_run(db: Path, out: Path, as_of: date | None = None, config_dir: Path 
         summary["write_back"] = _write_back(opts, tasks, lst)
     outputs["summary.json"], outputs["summary.md"] = str(out / "summary.json"), str(out / "summary.md")
     write_summary(out, summary)
-    return summary
+    return {**summary, **extra} if extra else summary
+
+
+def _data_quality_writer():
+    try:
+        from screening.export.data_quality_csv import write_data_quality_csv
+    except ImportError:
+        return None
+    return write_data_quality_csv
 
 
 def _write_back(opts: ExportOptions, tasks: list[dict], lst: dict) -> dict:
