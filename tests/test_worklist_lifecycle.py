@@ -182,3 +182,24 @@ def test_short_lock_waits_for_the_holder(tmp_path):
     w.join(10)
     t.join(5)
     assert done == [1] and len(read_all(tmp_path / "w.duckdb")) == 1
+
+
+def test_a_run_that_died_before_its_files_were_written_is_not_previous(tmp_path, monkeypatch):
+    """History rows of an export that failed midway are kept but never count as the previous run."""
+    import screening.export.report_html as report_html
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(report_html, "write_report", boom)
+    with pytest.raises(OSError):
+        run_once(tmp_path, 1)
+    monkeypatch.undo()
+    run_once(tmp_path, 1)
+    assert {r["status"] for r in read_csv(tmp_path / "out" / "worklist.csv")} == {"new"}
+    con = duckdb.connect(str(tmp_path / "db" / "w.duckdb"), read_only=True)
+    try:
+        runs = con.execute("SELECT run_seq, completed FROM worklist_run ORDER BY run_seq").fetchall()
+    finally:
+        con.close()
+    assert runs == [(1, False), (2, True)]

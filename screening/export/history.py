@@ -45,6 +45,17 @@ def run_counts(con: duckdb.DuckDBPyConnection, run_id: str) -> dict:
     return row
 
 
+def mark_completed(db: Path, run_id: str) -> None:
+    """The run's files are all written: from now on it is the `previous` run of the next one."""
+    from screening.database import open_database
+
+    con = open_database(db)
+    try:
+        con.execute("UPDATE worklist_run SET completed = true WHERE run_id = ?", [run_id])
+    finally:
+        con.close()
+
+
 def latest_run_id(con: duckdb.DuckDBPyConnection) -> str | None:
     row = con.execute("SELECT run_id FROM worklist_run ORDER BY run_seq DESC LIMIT 1").fetchone()
     return row[0] if row else None

@@ -13,7 +13,7 @@ import duckdb
 from screening.database import open_database
 from screening.db import sql_text, statement_params
 from screening.export import dispositions as disp
-from screening.export.history import latest_run_id, record_run, run_counts
+from screening.export.history import mark_completed, record_run, run_counts
 from screening.export.summary import summary_lines, write_summary
 from screening.export.worklist_csv import resolved_rows, worklist_rows, write_csv
 
@@ -59,10 +59,10 @@ def export_run(db: Path, out: Path, as_of: date | None = None, config_dir: Path 
         counts = record_run(con, Path(db), as_of, config_dir)
     finally:
         con.close()
+    run_id = counts["run_id"]
     extra: dict = {}
     con = open_database(db, read_only=True)
     try:
-        run_id = latest_run_id(con)
         counts = run_counts(con, run_id)
         run_as_of = date.fromisoformat(counts["as_of"])
         columns, rows = worklist_rows(con, run_id)
@@ -134,6 +134,7 @@ def export_run(db: Path, out: Path, as_of: date | None = None, config_dir: Path 
         summary["write_back"] = _write_back(opts, tasks, lst)
     outputs["summary.json"], outputs["summary.md"] = str(out / "summary.json"), str(out / "summary.md")
     write_summary(out, summary)
+    mark_completed(Path(db), run_id)
     return {**summary, **extra} if extra else summary
 
 

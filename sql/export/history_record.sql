@@ -2,7 +2,8 @@
 -- Parameters: $run_id, $run_seq, $as_of, $snapshot_at. Inputs: worklist, screen_patient, screen_hits, care_team,
 -- disposition_snapshot, cfg_disposition (config/dispositions.csv), earlier worklist_history rows.
 CREATE OR REPLACE TEMP TABLE _prev_run AS
-SELECT run_id FROM worklist_run WHERE run_seq = (SELECT max(run_seq) FROM worklist_run WHERE run_seq < $run_seq);
+SELECT run_id FROM worklist_run
+WHERE run_seq = (SELECT max(run_seq) FROM worklist_run WHERE run_seq < $run_seq AND completed);
 
 CREATE OR REPLACE TEMP TABLE _cur AS
 SELECT w.patient_id, w.priority, s.markers, s.causes, s.unaddressed, s.safety,
@@ -16,10 +17,11 @@ JOIN screen_patient s USING (patient_id)
 LEFT JOIN care_team ct ON ct.patient_id = w.patient_id;
 
 -- Every earlier history row with its run's time, for "what did the care manager see when she recorded it".
+-- Only completed runs: a run whose files were never written was never seen.
 CREATE OR REPLACE TEMP TABLE _seen AS
 SELECT h.patient_id, h.fingerprint, h.suppressed, r.snapshot_at, r.as_of, r.run_seq
 FROM worklist_history h JOIN worklist_run r USING (run_id)
-WHERE r.run_seq < $run_seq;
+WHERE r.run_seq < $run_seq AND r.completed;
 
 CREATE OR REPLACE TEMP TABLE _disp AS
 WITH latest AS (
@@ -114,4 +116,5 @@ SELECT $run_id, $run_seq, CAST($as_of AS DATE), CAST($snapshot_at AS TIMESTAMPTZ
        (SELECT count(*) FROM _decided WHERE status = 'continuing'),
        (SELECT count(*) FROM _decided WHERE status = 'changed'),
        (SELECT count(*) FROM _decided WHERE status LIKE 'back:%'),
-       (SELECT count(*) FROM worklist_resolved WHERE run_id = $run_id);
+       (SELECT count(*) FROM worklist_resolved WHERE run_id = $run_id),
+       false;

@@ -12,7 +12,8 @@ CREATE TABLE IF NOT EXISTS worklist_run (
     continuing  INTEGER,
     changed     INTEGER,
     back        INTEGER,
-    resolved    INTEGER
+    resolved    INTEGER,
+    completed   BOOLEAN NOT NULL DEFAULT false  -- set once every file is written: only completed runs are "previous"
 );
 
 -- One row per listed patient per run. fingerprint = md5 of the sorted markers and unaddressed causes: "new
