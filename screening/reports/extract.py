@@ -47,6 +47,7 @@ class Site:
 @dataclass
 class Grammar:
     version: str
+    title: list[re.Pattern]
     t: list[re.Pattern]
     z: list[re.Pattern]
     other_context: list[re.Pattern]
@@ -97,7 +98,7 @@ def load_grammar(path: Path | None = None) -> Grammar:
                   tuple(s.get("absorbs", ())), bool(s.get("numbered", False))) for s in g["site"]]
     tr = g["trap"]
     return Grammar(
-        version=g["meta"]["version"],
+        version=g["meta"]["version"], title=_c(g["report"]["title"]),
         t=_c(g["score_type"]["T"]), z=_c(g["score_type"]["Z"]), other_context=_c(g["score_type"]["other_context"]),
         sites=sites, total_row=re.compile(g["table"]["total_row"], re.I),
         section_site={k: _c(v) for k, v in g["table"]["section_site"].items()},

@@ -43,7 +43,8 @@ SELECT t.patient_id, t.id AS obs_id, t.score_type,
        coalesce(t.code_site, bs.qualifier, dxa_site_from_text(t.body_site_text), dxa_site_from_text(t.all_text))
            AS site,
        t.value_num AS value, t.unit, t.effective_date AS eff_date, t.code,
-       t.value_num BETWEEN $dxa_valid_min AND $dxa_valid_max AS in_range
+       t.value_num BETWEEN $dxa_valid_min AND $dxa_valid_max AS in_range,
+       'observation' AS source, NULL::VARCHAR AS report_ref, NULL::VARCHAR AS quote, NULL::VARCHAR AS site_text
 FROM typed t
 LEFT JOIN cfg_code_system cs ON cs.alias = lower(rtrim(trim(t.body_site_system), '/'))
 LEFT JOIN vs_code bs ON bs.concept = 'dxa_body_site' AND bs.code_norm = upper(trim(t.body_site_code))
@@ -51,6 +52,15 @@ LEFT JOIN vs_code bs ON bs.concept = 'dxa_body_site' AND bs.code_norm = upper(tr
 WHERE t.score_type IS NOT NULL AND t.value_num IS NOT NULL
   AND (t.coded OR lower(t.unit) IN ('{t-score}', '{z-score}')
        OR regexp_matches(lower(t.all_text), 'dxa|dexa|bone|bmd|densit'));
+
+-- Scores read from DXA report text (model/18_dxa_report_text.sql): source 'report text', the report as reference
+-- and the quoted sentence. A discrete result of the same score type, site and date wins (laterality ignored).
+INSERT INTO dxa_result
+SELECT s.patient_id, NULL, s.kind, s.screen_site, s.value, NULL, s.eff_date, NULL, true,
+       'report text', s.report_ref, s.quote, s.label
+FROM dxa_report_score s
+WHERE NOT EXISTS (SELECT 1 FROM dxa_result o WHERE o.source = 'observation' AND o.patient_id = s.patient_id
+                    AND o.score_type = s.kind AND o.site = s.screen_site AND o.eff_date = s.eff_date);
 
 -- dxa_latest: per patient and score type the latest scan date (central sites + forearm); forearm values count only
 -- when that scan has no spine, hip or femur value.
