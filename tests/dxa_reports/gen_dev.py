@@ -175,7 +175,8 @@ def narrative(rng: random.Random, idx: int, wrap: str = "plain") -> dict:
         lines.append(frax_line(rng, scan))
     lowest = min(scan.measures, key=lambda m: m.t)
     lines.append("IMPRESSION: " + rng.choice([
-        f"The lowest T-score is {fmt_value(rng, lowest.t, VALUE_FORMS)} at the {site_name(rng, lowest.site, lowest.side)}.",
+        f"The lowest T-score is {fmt_value(rng, lowest.t, VALUE_FORMS)} at the "
+        f"{site_name(rng, lowest.site, lowest.side)}.",
         "Findings as above.",
     ]))
     exp = expected(scan, has_date)

@@ -176,7 +176,8 @@ def bulleted_b(rng: random.Random, idx: int) -> dict:
     scan = make_scan(rng, sites, frax=rng.random() < 0.4)
     lines = [f"Bone densitometry {fmt_date(rng, scan.scan_date, DATE_FORMS)}", "Summary of results:"]
     for m in scan.measures:
-        lines.append(rng.choice(["\u2022 {n} \u2014 T-score {t}, Z-score {z}", "  * {N}:  T-score = {t},  Z-score = {z}",
+        lines.append(rng.choice(["\u2022 {n} \u2014 T-score {t}, Z-score {z}",
+                                 "  * {N}:  T-score = {t},  Z-score = {z}",
                                  "\u2022 {N}: T-score {t} | Z-score {z}"]).format(
             n=nm(rng, m.site, m.side), N=nm(rng, m.site, m.side).upper(), t=fmt_value(rng, m.t, VALUE_FORMS),
             z=fmt_value(rng, m.z, VALUE_FORMS)))
