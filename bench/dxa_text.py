@@ -3,7 +3,7 @@
     .venv/bin/python bench/dxa_text.py [--errors]     (or: make bench-dxa-text)
 
 Unit: one (report, score type, site, side, value, date) tuple (FRAX: site mof / hip). Corpus: tests/dxa_reports/
-(dev.json tuned on; heldout.json from other templates and phrasings, never used while tuning). Prints counts only.
+(dev.json and dev2.json tuned on; heldout.json from other templates and phrasings, never used while tuning). Prints counts only.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def main(argv: list[str]) -> int:
     print(f"{'corpus':<9}{'reports':>8}{'tuples':>8}{'TP':>6}{'FP':>5}{'FN':>5}{'precision':>11}{'recall':>8}"
           f"{'unattributed flagged':>22}{'false warnings':>16}")
     ok = True
-    for name in ("dev", "heldout"):
+    for name in ("dev", "dev2", "heldout"):
         s = score_corpus(ROOT / "tests" / "dxa_reports" / f"{name}.json")
         print(f"{name:<9}{s.reports:>8}{s.tp + s.fn:>8}{s.tp:>6}{s.fp:>5}{s.fn:>5}{s.precision:>11.4f}"
               f"{s.recall:>8.4f}{f'{s.unattributed_flagged}/{s.unattributed_expected}':>22}{s.false_warnings:>16}")

@@ -260,12 +260,12 @@ def _header(g: Grammar, line: str) -> tuple[str, int | None, int | None, int] | 
         return None
     sep = "|" if "|" in line else "\t" if "\t" in line else "  "
     cells = _cells(line, sep)
-    if len(cells) < 3:
+    if len(cells) < 2:
         return None
     ti = next((i for i, c in enumerate(cells) if _any(g.t, c)), None)
     zi = next((i for i, c in enumerate(cells) if _any(g.z, c)), None)
-    # a header names its columns: mostly words, no score values
-    if any(g.number.fullmatch(c.replace(" SD", "")) for c in cells):
+    # a header names its columns: labels only, no number in any cell (a bullet "Neck:  T-score -2.1" is no header)
+    if any(g.number.search(c) for c in cells):
         return None
     return sep, ti, zi, len(cells)
 
@@ -337,7 +337,7 @@ def read_tables(g: Grammar, text: str, res: Result) -> set[int]:
             region = cells[0]
             toks = site_tokens(g, region)
             family = fam or last_family
-            if g.total_row.search(region) and family and not any(t.site.id != "total_hip" for t in toks):
+            if g.total_row.search(region) and family and not toks:
                 site = g.site(family)
                 fine, side = site.id, toks[0].side if toks else None
             elif toks:
@@ -372,10 +372,10 @@ _SENT = re.compile(r"[^.;!?\n]*(?:\.(?=\d)[^.;!?\n]*)*[.;!?]?")
 
 
 def _sentences(line: str) -> list[tuple[int, int]]:
-    """Spans of sentences in a line; '.' between digits does not end a sentence."""
+    """Spans of sentences in a line: '.' ends one only before a capital or the line end (not "fem. neck", "2.7")."""
     out = []
     pos = 0
-    for m in re.finditer(r"(?<!\d)\.(?!\d)|\.(?=\s|$)|[!?]", line):
+    for m in re.finditer(r"\.(?=\s+[A-Z\"(\[]|\s*$)|[!?](?=\s|$)", line):
         out.append((pos, m.end()))
         pos = m.end()
     if pos < len(line):
