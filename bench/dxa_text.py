@@ -3,7 +3,8 @@
     .venv/bin/python bench/dxa_text.py [--errors]     (or: make bench-dxa-text)
 
 Unit: one (report, score type, site, side, value, date) tuple (FRAX: site mof / hip). Corpus: tests/dxa_reports/
-(dev.json and dev2.json tuned on; heldout.json from other templates and phrasings, never used while tuning). Prints counts only.
+(dev.json and dev2.json tuned on; heldout.json from other templates and phrasings, never used while tuning).
+Prints counts only.
 """
 
 from __future__ import annotations

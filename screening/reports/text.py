@@ -137,8 +137,6 @@ def report_text(content_type: str | None, text: str | None, data_b64: str | None
         text = raw.decode("utf-8", errors="replace")
         if text.startswith("\ufeff"):
             text = text[1:]
-    elif len(text) > limit_bytes:
-        return "too_large", None
     if kind == "unsupported":
         return "unsupported_type", None
     if kind == "html" or (kind == "plain" and re.match(r"\s*<(?:!doctype|html|div|p|table)\b", text, re.I)):

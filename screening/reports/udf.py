@@ -32,6 +32,13 @@ def register_report_functions(con: duckdb.DuckDBPyConnection, config_dirs: list[
         return bool(title) and any(p.search(title) for p in grammar.title)
 
     def read(content_type, text, data, limit_bytes):
+        try:
+            return _read(content_type, text, data, limit_bytes)
+        except Exception:  # noqa: BLE001 - one odd document must not stop the run, nor leak its text in a message
+            return {"status": "extract_error", "dxa_words": False, "scan_date": None, "unattributed": 0,
+                    "findings": []}
+
+    def _read(content_type, text, data, limit_bytes):
         status, plain = report_text(content_type, text, data, int(limit_bytes or 0))
         if status != READ:
             return {"status": status, "dxa_words": False, "scan_date": None, "unattributed": 0, "findings": []}

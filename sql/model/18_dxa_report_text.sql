@@ -13,6 +13,14 @@ CREATE OR REPLACE MACRO dxa_quote(q) AS
     CASE WHEN length(q) > 160 THEN rtrim(left(replace(replace(q, ';', ','), '"', ''''), 157)) || '...'
          ELSE replace(replace(q, ';', ','), '"', '''') END;
 
+-- Why a text source gave no score, as the data-quality warning says it.
+CREATE OR REPLACE MACRO dxa_read_reason(status) AS CASE status
+    WHEN 'no_scores' THEN 'no T/Z score in the text' WHEN 'pdf_unreadable' THEN 'PDF without a text layer'
+    WHEN 'unsupported_type' THEN 'unsupported attachment type' WHEN 'url_unresolved' THEN 'attachment not in the load'
+    WHEN 'too_large' THEN 'attachment above the record-size limit' WHEN 'bad_base64' THEN 'attachment data not base64'
+    WHEN 'no_content' THEN 'attachment without data' WHEN 'empty' THEN 'empty text'
+    WHEN 'extract_error' THEN 'text could not be processed' ELSE status END;
+
 CREATE OR REPLACE TABLE dxa_report AS
 WITH coded AS (
     SELECT DISTINCT c.report_ref
@@ -86,7 +94,8 @@ WHERE kind = 'FRAX' AND eff_date IS NOT NULL AND eff_date <= $as_of
 CREATE OR REPLACE TABLE dxa_report_status AS
 WITH rd AS (
     SELECT report_ref, sum(r.unattributed) AS unattributed, count(*) AS text_sources,
-           string_agg(DISTINCT r.status, ',' ORDER BY r.status) AS statuses
+           string_agg(DISTINCT dxa_read_reason(r.status), ', ' ORDER BY dxa_read_reason(r.status))
+               FILTER (WHERE r.status <> 'read') AS statuses
     FROM dxa_report_read GROUP BY report_ref
 ),
 fd AS (
@@ -96,7 +105,8 @@ fd AS (
 )
 SELECT d.report_ref, d.patient_id, coalesce(fd.eff_date, d.effective_date, d.issued_date) AS report_date,
        coalesce(fd.scores, 0) AS scores, coalesce(fd.frax, 0) AS frax, coalesce(rd.unattributed, 0) AS unattributed,
-       coalesce(rd.statuses, 'no_text') AS statuses, coalesce(rd.text_sources, 0) AS text_sources
+       coalesce(rd.statuses, CASE WHEN rd.report_ref IS NULL THEN 'no text' ELSE 'no T/Z score in the text' END)
+           AS statuses, coalesce(rd.text_sources, 0) AS text_sources
 FROM dxa_report d
 LEFT JOIN rd USING (report_ref)
 LEFT JOIN fd USING (report_ref);
