@@ -7,7 +7,8 @@
 -- report_doc_coding: code (DiagnosticReport.code, DocumentReference.type) and category codings.
 -- report_text_source: one row per text source: the conclusion, each presentedForm, each content.attachment.
 --   An attachment url pointing at a Binary of the same load (Binary/<id>, a full URL ending in it, or a Bundle
---   fullUrl) is resolved here: binary_id, and its contentType / data fill in the attachment's.
+--   fullUrl) is resolved here: binary_id, and its contentType fills in the attachment's. The base64 data itself
+--   is not copied (most reports are not DXA reports): the model reads it from resource_raw for DXA reports only.
 CREATE OR REPLACE TEMP TABLE _rep AS
 SELECT r.resource_type, r.id, r.source_file,
        json_transform(r.body, '{
@@ -72,8 +73,8 @@ FROM resource_raw WHERE resource_type = 'Binary';
 
 CREATE OR REPLACE TABLE report_text_source AS
 SELECT a.report_ref, a.part, a.part_index, coalesce(a.content_type, b.content_type) AS content_type,
-       a.inline_text, coalesce(a.data, b.data) AS data, a.url,
-       b.id AS binary_id,
+       a.inline_text, length(coalesce(a.data, b.data)) AS data_chars, a.url,
+       CASE WHEN a.data IS NULL THEN b.id END AS binary_id,
        a.data IS NULL AND a.url IS NOT NULL AND b.id IS NULL AS url_unresolved
 FROM _att a
 LEFT JOIN bundle_ref_map m ON m.source_file = a.source_file AND m.full_url = a.url

@@ -38,13 +38,28 @@ WHERE d.patient_id IS NOT NULL
   AND (d.report_ref IN (SELECT report_ref FROM coded) OR dxa_report_title(d.title) OR d.uncoded);
 
 CREATE OR REPLACE TABLE dxa_report_read AS
-SELECT s.report_ref, s.part, s.part_index, s.content_type, s.binary_id, s.url_unresolved,
-       CASE WHEN s.url_unresolved THEN {'status': 'url_unresolved', 'dxa_words': false, 'scan_date': NULL::DATE,
-                                         'unattributed': 0, 'findings': []}
-            ELSE dxa_report_read(s.content_type, s.inline_text, s.data,
+WITH src AS (
+    SELECT s.*,
+           CASE WHEN s.binary_id IS NOT NULL THEN json_extract_string(b.body, '$.data')
+                WHEN s.part <> 'conclusion' AND s.data_chars IS NOT NULL
+                    THEN json_extract_string(r.body, CASE s.part WHEN 'presentedForm'
+                                                   THEN '$.presentedForm[' || s.part_index || '].data'
+                                                   ELSE '$.content[' || s.part_index || '].attachment.data' END)
+           END AS data
+    FROM report_text_source s
+    JOIN dxa_report d USING (report_ref)
+    JOIN resource_raw r ON r.resource_type = d.resource_type AND r.id = d.id
+    LEFT JOIN resource_raw b ON b.resource_type = 'Binary' AND b.id = s.binary_id
+)
+SELECT report_ref, part, part_index, content_type, binary_id, url_unresolved,
+       CASE WHEN url_unresolved THEN {'status': 'url_unresolved', 'dxa_words': false, 'scan_date': NULL::DATE,
+                                       'unattributed': 0, 'findings': []}
+            WHEN data_chars > $load_record_size_limit_mib * 1048576 * 4 / 3
+                THEN {'status': 'too_large', 'dxa_words': false, 'scan_date': NULL::DATE, 'unattributed': 0,
+                      'findings': []}
+            ELSE dxa_report_read(content_type, inline_text, data,
                                  CAST($load_record_size_limit_mib * 1048576 AS BIGINT)) END AS r
-FROM report_text_source s
-JOIN dxa_report d USING (report_ref);
+FROM src;
 
 -- An uncoded, untitled report counts only when its text reads as a DXA report.
 DELETE FROM dxa_report d
