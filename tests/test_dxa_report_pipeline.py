@@ -83,7 +83,7 @@ def _run(tmp: Path, config: dict | None = None) -> dict:
                      "FROM dxa_result ORDER BY ALL"),
             "dq": q("SELECT patient_id, rule_id, resource_ref, detail FROM screen_hits "
                     "WHERE kind = 'data_quality' AND rule_id LIKE 'dxa_report%' ORDER BY ALL"),
-            "reports": q("SELECT report_ref FROM dxa_report ORDER BY 1"),
+            "reports": q("SELECT report_ref FROM dxa_text_report ORDER BY 1"),
             "quarantine": q("SELECT resource_id, reason FROM quarantine"),
             "quote": con.execute("SELECT dxa_quote(?)", ['Left femoral neck T-score -2.7; "osteoporosis"']
                                  ).fetchone()[0],

@@ -358,9 +358,10 @@ def read_tables(g: Grammar, text: str, res: Result) -> set[int]:
                     v = _cell_value(g, cells[idx])
                     if v is not None:
                         st = offsets[j]
+                        # the row with its header, so the quote shows which column the number is in
                         res.findings.append(Finding(kind, fine, site.model, site.label if fine == site.id
                                                     else fine, side, v, site.rank, st, st + len(lines[j]),
-                                                    _clean_quote(lines[j])))
+                                                    _clean_quote(lines[i] + " / " + lines[j])))
             j += 1
         i = j
         last_block = j

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import logging
 import re
 from html.parser import HTMLParser
 
@@ -93,13 +94,18 @@ def rtf_to_text(rtf: str) -> str:
 
 def pdf_to_text(data: bytes) -> str | None:
     """Text layer of a PDF with pypdf (pure Python, BSD); None when it has none or cannot be parsed."""
-    try:
-        from pypdf import PdfReader
+    from pypdf import PdfReader
 
+    pdf_log = logging.getLogger("pypdf")
+    level = pdf_log.level
+    pdf_log.setLevel(logging.ERROR)  # its warnings about malformed files are noise in run logs
+    try:
         reader = PdfReader(io.BytesIO(data))
         text = "\n".join((page.extract_text() or "") for page in reader.pages)
     except Exception:  # noqa: BLE001 - any malformed PDF is "unreadable", never a crash of the run
         return None
+    finally:
+        pdf_log.setLevel(level)
     return text if text.strip() else None
 
 

@@ -1,5 +1,5 @@
 -- DXA results written as report text (clinical-rules.md section 8, "DXA report as text"; docs/dxa-report-text.md).
--- dxa_report: DiagnosticReport (final / amended / corrected) and DocumentReference (current) that are DXA reports
+-- dxa_text_report: DiagnosticReport (final / amended / corrected) and DocumentReference (current) that are DXA reports
 --   by code (code list dxa_report, local codes included), by their title, or, when uncoded, by their text.
 -- dxa_report_read: every text source of those reports read once by dxa_report_read() (screening/reports: base64,
 --   HTML / RTF / PDF to text, then the pattern grammar config/dxa_report/grammar.toml).
@@ -21,7 +21,7 @@ CREATE OR REPLACE MACRO dxa_read_reason(status) AS CASE status
     WHEN 'no_content' THEN 'attachment without data' WHEN 'empty' THEN 'empty text'
     WHEN 'extract_error' THEN 'text could not be processed' ELSE status END;
 
-CREATE OR REPLACE TABLE dxa_report AS
+CREATE OR REPLACE TABLE dxa_text_report AS
 WITH coded AS (
     SELECT DISTINCT c.report_ref
     FROM report_doc_coding c
@@ -47,7 +47,7 @@ WITH src AS (
                                                    ELSE '$.content[' || s.part_index || '].attachment.data' END)
            END AS data
     FROM report_text_source s
-    JOIN dxa_report d USING (report_ref)
+    JOIN dxa_text_report d USING (report_ref)
     JOIN resource_raw r ON r.resource_type = d.resource_type AND r.id = d.id
     LEFT JOIN resource_raw b ON b.resource_type = 'Binary' AND b.id = s.binary_id
 )
@@ -62,11 +62,11 @@ SELECT report_ref, part, part_index, content_type, binary_id, url_unresolved,
 FROM src;
 
 -- An uncoded, untitled report counts only when its text reads as a DXA report.
-DELETE FROM dxa_report d
+DELETE FROM dxa_text_report d
 WHERE NOT d.by_code AND NOT d.by_title
   AND NOT EXISTS (SELECT 1 FROM dxa_report_read r WHERE r.report_ref = d.report_ref AND r.r.dxa_words);
 
-DELETE FROM dxa_report_read WHERE report_ref NOT IN (SELECT report_ref FROM dxa_report);
+DELETE FROM dxa_report_read WHERE report_ref NOT IN (SELECT report_ref FROM dxa_text_report);
 
 CREATE OR REPLACE TABLE dxa_report_finding AS
 WITH f AS (
@@ -80,7 +80,7 @@ dated AS (
            coalesce(f.text_date, d.effective_date, d.issued_date) AS eff_date,
            CASE WHEN f.text_date IS NOT NULL THEN 'text' WHEN d.effective_date IS NOT NULL THEN 'effective'
                 WHEN d.issued_date IS NOT NULL THEN 'issued' END AS date_source
-    FROM f JOIN dxa_report d USING (report_ref)
+    FROM f JOIN dxa_text_report d USING (report_ref)
 )
 -- the same score read from two text sources of one report (conclusion and presentedForm) counts once
 SELECT * FROM dated
@@ -122,6 +122,6 @@ SELECT d.report_ref, d.patient_id, coalesce(fd.eff_date, d.effective_date, d.iss
        coalesce(fd.scores, 0) AS scores, coalesce(fd.frax, 0) AS frax, coalesce(rd.unattributed, 0) AS unattributed,
        coalesce(rd.statuses, CASE WHEN rd.report_ref IS NULL THEN 'no text' ELSE 'no T/Z score in the text' END)
            AS statuses, coalesce(rd.text_sources, 0) AS text_sources
-FROM dxa_report d
+FROM dxa_text_report d
 LEFT JOIN rd USING (report_ref)
 LEFT JOIN fd USING (report_ref);
