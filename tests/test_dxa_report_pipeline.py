@@ -145,3 +145,22 @@ def test_quote_is_safe_in_a_list_and_a_spreadsheet(res):
     """The quoted sentence carries no ';' (the evidence list separator) and no double quote of its own."""
     q = res["quote"]
     assert ";" not in q and '"' not in q and q.startswith("Left femoral neck T-score -2.7, 'osteoporosis'")
+
+
+def test_broken_grammar_is_a_config_error_before_the_flow(tmp_path):
+    """Installed console script: a grammar with a bad pattern exits 5 with one clear line, nothing runs."""
+    import subprocess
+    import sys
+
+    exe = Path(sys.executable).parent / "osteoscreen"
+    write_ndjson(tmp_path / "src" / "a.ndjson", [patient("p1")])
+    cfg = tmp_path / "cfg" / "dxa_report"
+    cfg.mkdir(parents=True)
+    src = (Path(__file__).resolve().parent.parent / "config" / "dxa_report" / "grammar.toml").read_text()
+    (cfg / "grammar.toml").write_text(src.replace("'\\bFN\\b'", "'\\bFN(\\b'"))
+    p = subprocess.run([str(exe), "run", "--source", str(tmp_path / "src"), "--db", str(tmp_path / "x.duckdb"),
+                        "--out", str(tmp_path / "o"), "--as-of", "2026-06-30", "--config", str(tmp_path / "cfg")],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 5, p.stderr[-500:]
+    assert "grammar.toml: bad pattern" in p.stderr and "Traceback" not in p.stderr
+    assert not (tmp_path / "x.duckdb").exists()

@@ -19,6 +19,7 @@ from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
+from screening.errors import ConfigError
 from screening.paths import CONFIG_DIR
 
 MONTHS = {m: i + 1 for i, m in enumerate(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
@@ -90,10 +91,24 @@ def grammar_path(config_dirs: list[Path] | None = None) -> Path:
     return CONFIG_DIR / "dxa_report" / "grammar.toml"
 
 
-@lru_cache(maxsize=8)
 def load_grammar(path: Path | None = None) -> Grammar:
-    """Compile the grammar file (cached per path; a bad pattern raises re.error naming it)."""
-    g = tomllib.loads((path or grammar_path()).read_text(encoding="utf-8"))
+    """Compile the grammar file; a missing key, bad TOML or a bad pattern is a ConfigError naming the file."""
+    path = Path(path or grammar_path())
+    try:
+        return _load_grammar(path, path.stat().st_mtime_ns)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the DXA report grammar: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except KeyError as exc:
+        raise ConfigError(f"{path}: the DXA report grammar lacks {exc}") from None
+    except re.error as exc:
+        raise ConfigError(f"{path}: bad pattern {exc.pattern!r}: {exc}") from None
+
+
+@lru_cache(maxsize=8)
+def _load_grammar(path: Path, _mtime: int) -> Grammar:
+    g = tomllib.loads(path.read_text(encoding="utf-8"))
     sites = [Site(s["id"], s["model"], s["label"], int(s.get("rank", 1)), tuple(_c(s["patterns"])),
                   tuple(s.get("absorbs", ())), bool(s.get("numbered", False))) for s in g["site"]]
     tr = g["trap"]
