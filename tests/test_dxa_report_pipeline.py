@@ -59,6 +59,9 @@ RESOURCES = [
     dr("r6", "p6", conclusion="IMPRESSION: osteopenia. T-score -1.9."),
     # p7: superseded by entered-in-error status: ignored entirely
     dr("r7", "p7", conclusion="Femoral neck T-score -3.3.", status="entered-in-error"),
+    # p8: attachment data that is not base64: its own warning, nobody else affected
+    patient("p8"),
+    dr("r8", "p8", presentedForm=[{"contentType": "text/plain", "data": "%%% not base64 %%%"}]),
 ]
 
 
@@ -99,7 +102,8 @@ def res(tmp_path_factory):
 
 def test_reports_found_by_code_title_and_text(res):
     refs = [r[0] for r in res["reports"]]
-    assert refs == ["DiagnosticReport/r1", "DiagnosticReport/r4", "DiagnosticReport/r6", "DocumentReference/d2",
+    assert refs == ["DiagnosticReport/r1", "DiagnosticReport/r4", "DiagnosticReport/r6", "DiagnosticReport/r8",
+                    "DocumentReference/d2",
                     "DocumentReference/d3", "DocumentReference/d5"]
     assert res["quarantine"] == []
 
@@ -124,9 +128,12 @@ def test_discrete_observation_wins_laterality_ignored(res):
 def test_warnings_unread_and_unattributed(res):
     dq = {(r[0], r[1], r[2]) for r in res["dq"]}
     assert dq == {("p3", "dxa_report_unread", "DocumentReference/d3"),
-                  ("p6", "dxa_report_unattributed", "DiagnosticReport/r6")}
+                  ("p6", "dxa_report_unattributed", "DiagnosticReport/r6"),
+                  ("p8", "dxa_report_unread", "DiagnosticReport/r8")}
     (detail,) = [r[3] for r in res["dq"] if r[0] == "p3"]
     assert "attachment not in the load" in detail
+    (detail,) = [r[3] for r in res["dq"] if r[0] == "p8"]
+    assert detail == "DXA report (2026-03-01) could not be read (attachment data not base64): not screened"
 
 
 def test_record_size_limit_from_settings(tmp_path):

@@ -161,3 +161,14 @@ def test_grammar_is_configuration(tmp_path):
     (tmp_path / "dxa_report" / "grammar.toml").write_text(src)
     g = load_grammar(tmp_path / "dxa_report" / "grammar.toml")
     assert {(f.kind, f.site, f.value) for f in extract(text, g).findings} == {("T", "femoral_neck", -2.9)}
+
+
+def test_case_and_line_endings_do_not_change_what_is_read():
+    """Every plain-text dev report reads the same upper-cased and with CRLF line ends."""
+    items = [i for i in json.loads((CORPUS / "dev.json").read_text())["items"]
+             if i["content_type"] == "text/plain" and "text" in i]
+    assert len(items) > 40
+    for it in items:
+        want = {(f.kind, f.site, f.side, f.value) for f in extract(it["text"]).findings}
+        got = {(f.kind, f.site, f.side, f.value) for f in extract(it["text"].upper().replace("\n", "\r\n")).findings}
+        assert got == want, it["id"]
