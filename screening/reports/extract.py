@@ -293,9 +293,11 @@ def _cell_side(g: Grammar, cell: str) -> str | None:
 
 def _cell_value(g: Grammar, cell: str) -> float | None:
     c = cell.strip()
-    c = re.sub(r"\s*SD$", "", c, flags=re.I)
-    m = g.number.fullmatch(c)
-    if not m:
+    m = g.number.match(c)
+    # the number, optionally 'SD' or a note in words / brackets ("-2.6 (osteoporosis)"), never a unit or '%'
+    rest = c[m.end():] if m else ""
+    if not m or re.match(r"\s*(?:g|gm|mg|cm|kg)\b", rest, re.I) or not re.fullmatch(
+            r"\s*(?:SD\b)?\s*(?:\([^)%]*\)|[A-Za-z ,*]*)?", rest, re.I):
         return None
     v = _parse_number(m)
     return v if g.vmin <= v <= g.vmax else None
@@ -493,6 +495,40 @@ def _read_sentence(g: Grammar, s: str, base: int, res: Result) -> None:
                                     _clean_quote(s)))
 
 
+# A wrapped line: the next starts in lower case; or this one has not ended a sentence and the next starts with a
+# number, 'SD' or a score word, or this one ends on a word no sentence ends with. Never before a bullet.
+_CONTINUES = re.compile(r"^\s*(?:[a-z(]|[-+]?\d|SD\b|[TZ]\s*-?\s*scores?\b)")
+_BULLET = re.compile(r"^\s*(?:[-*\u2022o]\s|\d+[.)]\s)")
+_DANGLING = re.compile(r"\b(?:of|the|a|an|and|at|to|with|in|is|was|are|were|by|for|from|score|scores|left|right|"
+                       r"measures|measured|corresponds|demonstrates|shows)\s*$", re.I)
+
+
+def _paragraphs(norm: str, used: set[int]) -> list[tuple[int, str]]:
+    """Non-table lines, wrapped lines joined ("...a T-score of" / "-2.6 at the hip."). Newlines become spaces, so
+    offsets into the normalised text stay valid."""
+    lines = norm.split("\n")
+    out: list[tuple[int, str]] = []
+    pos = 0
+    cur_start, cur = None, ""
+    for n, line in enumerate(lines):
+        if n in used or not line.strip():
+            if cur_start is not None:
+                out.append((cur_start, cur))
+            cur_start, cur = None, ""
+        elif cur_start is not None and not _BULLET.match(line) and (
+                re.match(r"\s*[a-z]", line)
+                or (not re.search(r"[.;!?]\s*$", cur) and (_CONTINUES.match(line) or _DANGLING.search(cur)))):
+            cur += " " + line
+        else:
+            if cur_start is not None:
+                out.append((cur_start, cur))
+            cur_start, cur = pos, line
+        pos += len(line) + 1
+    if cur_start is not None:
+        out.append((cur_start, cur))
+    return out
+
+
 def extract(text: str, grammar: Grammar | None = None) -> Result:
     """Every T/Z score, FRAX probability and the scan date written in one report text."""
     g = grammar or load_grammar()
@@ -500,12 +536,9 @@ def extract(text: str, grammar: Grammar | None = None) -> Result:
     res = Result(text=norm)
     res.scan_date = scan_date(g, norm)
     used = read_tables(g, norm, res)
-    pos = 0
-    for n, line in enumerate(norm.split("\n")):
-        if n not in used:
-            for a, b in _sentences(line):
-                _read_sentence(g, line[a:b], pos + a, res)
-        pos += len(line) + 1
+    for start, para in _paragraphs(norm, used):
+        for a, b in _sentences(para):
+            _read_sentence(g, para[a:b], start + a, res)
     seen = set()
     uniq = []
     for f in res.findings:

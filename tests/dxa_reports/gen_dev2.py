@@ -89,12 +89,45 @@ def tab_table(rng: random.Random, idx: int) -> dict:
                 expected(scan, True))
 
 
+def wrapped(rng: random.Random, idx: int) -> dict:
+    """Narrative hard-wrapped at ~60 columns, as dictation systems print it."""
+    scan = make_scan(rng, sites(rng))
+    parts = [f"Examination date: {fmt_date(rng, scan.scan_date, ['iso', 'us'])}."]
+    for m in scan.measures:
+        n, t, z = nm(rng, m.site, m.side), fmt_value(rng, m.t, FORMS), fmt_value(rng, m.z, FORMS)
+        parts.append(f"At the {n} the bone density corresponds to a T-score of {t} and a Z-score of {z}.")
+    parts.append("Compared with the study of 2021 the femoral neck T-score was -2.4 then.")
+    words, lines, cur = " ".join(parts).split(" "), [], ""
+    for w in words:
+        if len(cur) + len(w) + 1 > 60:
+            lines.append(cur)
+            cur = w
+        else:
+            cur = f"{cur} {w}".strip()
+    lines.append(cur)
+    return item(f"dev2-wrapped-{idx}", "narrative", "dev2_wrapped", scan, "\n".join(lines), "text/plain",
+                expected(scan, True))
+
+
+def noted_cells(rng: random.Random, idx: int) -> dict:
+    """Pipe table whose score cells carry a note: "-2.6 (osteoporosis)", "-1.2 *"."""
+    scan = make_scan(rng, sites(rng))
+    lines = ["Bone Density Summary", "Region | BMD | T-Score | Z-Score"]
+    for m in scan.measures:
+        note = "(osteoporosis)" if m.t <= -2.5 else "(osteopenia)" if m.t < -1 else ""
+        lines.append(f"{nm(rng, m.site, m.side)} | {m.bmd:.3f} | {m.t:.1f} {note} | {m.z:.1f}{rng.choice(['', ' *'])}")
+    return item(f"dev2-noted-{idx}", "lunar_table", "dev2_noted_cells", scan, "\n".join(lines), "text/plain",
+                expected(scan, False))
+
+
 def build() -> list[dict]:
     rng = random.Random(4242)
     items = [bullets(rng, i) for i in range(10)]
     items += [two_col(rng, i) for i in range(8)]
     items += [value_first(rng, i) for i in range(10)]
     items += [tab_table(rng, i) for i in range(8)]
+    items += [wrapped(rng, i) for i in range(8)]
+    items += [noted_cells(rng, i) for i in range(6)]
     return items
 
 
