@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 MANIFEST = SQL_DIR / "manifest.toml"
 TYPED_TABLES = ("patient", "observation", "condition", "procedure", "medication_use", "care_event",
-                "report_doc", "report_text_source")
+                "medication_dosage", "report_doc", "report_text_source")
 
 SCREEN_RUN_DDL = """
 CREATE TABLE IF NOT EXISTS screen_run (
