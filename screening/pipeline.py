@@ -85,7 +85,7 @@ def export_step(db: Path, out: Path, as_of: date | None = None, config_dir: Path
         summary = export_run(Path(db), Path(out), as_of, config_dir, ExportOptions.from_dict(options))
     result = {"worklist": summary["outputs"]["worklist.csv"], "listed": summary["listed"],
               "by_priority": summary["listed_by_priority"], "summary": summary}
-    for key in ("data_quality", "data_quality_warnings"):  # data_quality.csv (clinical-rules branch), if present
+    for key in ("data_quality", "data_quality_warnings"):  # data_quality.csv (screening/export/data_quality_csv)
         if key in summary:
             result[key] = summary.pop(key)
     return result

@@ -43,6 +43,9 @@ OWNED_TYPES = [
     "Procedure",
     "Encounter",
     "ServiceRequest",
+    "DiagnosticReport",
+    "DocumentReference",
+    "Binary",
 ]
 
 
