@@ -25,7 +25,7 @@ by_code AS (
     SELECT c.patient_id, c.resource_ref AS ref, NULL::DOUBLE AS gap, c.fact_date AS eff_date,
            'spine BMD may be falsely elevated (' || CASE WHEN c.concept = 'fracture' THEN 'vertebral fracture'
                                                          ELSE 'spondylosis / aortic calcification' END
-               || ' coded: ' || c.code || ')' AS detail, 'code' AS q
+               || ' coded: ' || display_or_code(c.display, c.code) || ')' AS detail, 'code' AS q
     FROM condition_fact c
     JOIN scan s USING (patient_id)
     WHERE (c.concept = 'spine_artifact' AND c.is_active)
