@@ -184,6 +184,9 @@ def _check_config(config: Path | None) -> None:
 
     settings = load_settings(config)
     load_code_tables(duckdb.connect(), settings.config_dirs)
+    from screening.reports.extract import grammar_path, load_grammar
+
+    load_grammar(grammar_path(settings.config_dirs))
 
 
 def _print_summary(summary: dict) -> None:
