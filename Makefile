@@ -14,7 +14,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 90
 
-.PHONY: demo test lint bench clean setup
+.PHONY: demo test lint bench clean setup bench-dxa-text
 
 setup: $(STAMP)
 
@@ -38,6 +38,9 @@ BENCH_PATIENTS ?= 10000
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench.py --patients $(BENCH_PATIENTS)
+
+bench-dxa-text: $(STAMP)
+	$(BIN)/python bench/dxa_text.py
 
 clean:
 	rm -rf $(OUT) .prefect .pytest_cache

@@ -175,7 +175,7 @@ def _validate(s: Settings) -> None:
 def record_max_bytes(settings: Settings | None = None) -> int:
     """The one record-size limit (bytes), shared by the loader and DXA report attachments ([limits])."""
     params = (settings or load_settings()).params
-    return int(params.get("limits_record_max_mib", 64) * 1024 * 1024)
+    return int(params.get("load_record_size_limit_mib", 64) * 1024 * 1024)
 
 
 def memory_limit(settings: Settings | None = None) -> str:

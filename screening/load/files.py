@@ -45,7 +45,7 @@ class Limits:
     def from_settings(cls, params: dict) -> Limits:
         """From the flattened settings ([limits] section, MiB)."""
         d = cls()
-        return cls(record_max_bytes=int(params.get("limits_record_max_mib", d.record_max_bytes / MIB) * MIB),
+        return cls(record_max_bytes=int(params.get("load_record_size_limit_mib", d.record_max_bytes / MIB) * MIB),
                    json_file_max_bytes=int(params.get("limits_json_file_max_mib", d.json_file_max_bytes / MIB) * MIB),
                    decompressed_max_bytes=int(params.get("limits_decompressed_max_mib",
                                                          d.decompressed_max_bytes / MIB) * MIB))

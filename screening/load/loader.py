@@ -245,7 +245,7 @@ def _stage_and_validate(con, files: list[InputFile], limits: Limits, config_dirs
         for line, size in stats.oversized:
             con.execute("INSERT INTO _file_q VALUES (?, ?, ?, NULL)", [
                 name, line, f"record of {size} bytes or more exceeds the record-size limit of "
-                            f"{limits.record_max_bytes // MIB} MiB (limits.record_max_mib); not read"])
+                            f"{limits.record_max_bytes // MIB} MiB ([load] record_size_limit_mib); not read"])
             last_line = max(last_line, line)
         staged += max(last_line, max((ln for ln, _ in stats.oversized), default=0)) + stats.blank_lines + 1
         seen_files.append((name, *fp))

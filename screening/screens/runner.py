@@ -23,6 +23,7 @@ from screening.db import split_statements, statement_params
 from screening.errors import ConfigError
 from screening.faults import crashpoint
 from screening.paths import SQL_DIR
+from screening.reports.udf import register_report_functions
 from screening.screens.unread import unread_counts
 from screening.settings import Settings, load_settings
 
@@ -30,7 +31,8 @@ log = logging.getLogger(__name__)
 
 MANIFEST = SQL_DIR / "manifest.toml"
 TYPED_TABLES = ("patient", "observation", "condition", "procedure", "medication_use", "care_event",
-                "medication_dosage", "diagnostic_report", "document_reference", "patient_link")
+                "medication_dosage", "diagnostic_report", "document_reference", "patient_link", "report_doc",
+                "report_text_source")
 
 SCREEN_RUN_DDL = """
 CREATE TABLE IF NOT EXISTS screen_run (
@@ -143,6 +145,7 @@ def run_screens(con: duckdb.DuckDBPyConnection, as_of: date, config_dir: Path | 
         versions = load_code_tables(con, settings.config_dirs)
         _config_tables(con, settings)
         _load_actions(con, settings)
+        register_report_functions(con, settings.config_dirs)
         for stage, files in manifest_stages():
             for relative in files:
                 execute_file(con, SQL_DIR / relative, params)

@@ -92,7 +92,8 @@ WHERE t.score_type IS NOT NULL AND (t.value IS NOT NULL OR t.value_text IS NOT N
 -- dxa_result: the usable scores (a number); in_range = false: outside [valid_min, valid_max] -> data quality.
 CREATE OR REPLACE TABLE dxa_result AS
 SELECT patient_id, obs_id, score_type, site, value, unit, eff_date, code,
-       value BETWEEN $dxa_valid_min AND $dxa_valid_max AS in_range
+       value BETWEEN $dxa_valid_min AND $dxa_valid_max AS in_range,
+       'observation' AS source, NULL::VARCHAR AS report_ref, NULL::VARCHAR AS quote, NULL::VARCHAR AS site_text
 FROM dxa_candidate
 WHERE value IS NOT NULL;
 
@@ -119,6 +120,15 @@ WHERE r.patient_id IS NOT NULL
   AND (EXISTS (SELECT 1 FROM coding_concept cc WHERE cc.resource_type = r.resource_type AND cc.resource_id = r.id
                  AND cc.concept = 'dxa_report')
        OR regexp_matches(lower(coalesce(r.title, '')), '\bdxa\b|\bdexa\b|bone densit|densitometr|\bbmd\b'));
+
+-- Scores read from DXA report text (model/18_dxa_report_text.sql): source 'report text', the report as reference
+-- and the quoted sentence. A discrete result of the same score type, site and date wins (laterality ignored).
+INSERT INTO dxa_result
+SELECT s.patient_id, NULL, s.kind, s.screen_site, s.value, NULL, s.eff_date, NULL, true,
+       'report text', s.report_ref, s.quote, s.label
+FROM dxa_report_score s
+WHERE NOT EXISTS (SELECT 1 FROM dxa_result o WHERE o.source = 'observation' AND o.patient_id = s.patient_id
+                    AND o.score_type = s.kind AND o.site = s.screen_site AND o.eff_date = s.eff_date);
 
 -- dxa_latest: per patient and score type the latest scan date (central sites + forearm); forearm values count only
 -- when that scan has no spine, hip or femur value.

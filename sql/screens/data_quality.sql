@@ -50,7 +50,10 @@ SELECT r.patient_id, 'data_quality', 'dxa_report_unread', r.resource_type || '/'
        NULL, r.resource_type
 FROM dxa_report r
 WHERE NOT EXISTS (SELECT 1 FROM dxa_result d WHERE d.patient_id = r.patient_id
-                    AND (d.eff_date = r.report_date OR list_contains(r.result_obs_ids, d.obs_id)));
+                    AND (d.eff_date = r.report_date OR list_contains(r.result_obs_ids, d.obs_id)
+                         OR d.report_ref = r.resource_type || '/' || r.id))
+  -- a report whose text the report reader examined has its own, more precise warning (data_quality_reports.sql)
+  AND NOT EXISTS (SELECT 1 FROM dxa_report_status s WHERE s.report_ref = r.resource_type || '/' || r.id);
 
 -- A lab with a known name but a local code whose unit does not convert (clinical-rules.md 8): not used, shown.
 INSERT INTO screen_hits
