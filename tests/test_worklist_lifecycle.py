@@ -148,9 +148,11 @@ def test_data_removed_and_dispositions_survive_reload(tmp_path):
     run_pipeline(tmp_path / "del", db, tmp_path / "out", AS_OF[0])
     assert {r["patient_id"]: r["reason"] for r in read_csv(tmp_path / "out" / "resolved.csv")} == \
         {"wl-cont": "data removed"}
-    run_once(tmp_path, 1)   # re-load everything: wl-cont is back as new, the disposition is still there
+    # re-load the same older files and re-screen: a deleted resource never comes back from an older file
+    # (issue 8 class 2), and the disposition is still there
+    run_once(tmp_path, 1)
     rows = {r["patient_id"]: r for r in read_csv(tmp_path / "out" / "worklist.csv")}
-    assert rows["wl-cont"]["status"] == "new" and rows["wl-cont"]["first_listed"] == "2026-06-30"
+    assert "wl-cont" not in rows
     assert "wl-evid" not in rows
     assert [d[0] for d in read_all(db)] == ["wl-evid"]
 
