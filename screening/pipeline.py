@@ -59,10 +59,16 @@ def export_step(db: Path, out: Path) -> dict:
         con.close()
 
 
-def run_pipeline(source: Path, db: Path, out: Path, as_of: date, config_dir: Path | None = None) -> dict:
-    """The whole job without Prefect (tests, scripts); `flows.screening_pipeline` runs the same steps."""
+def run_pipeline(source: Path, db: Path, out: Path, as_of: date, config_dir: Path | None = None,
+                 snapshot: Path | None = None, landing: Path | None = None) -> dict:
+    """The whole job without Prefect (tests, scripts, `osteoscreen run` with no Prefect API configured);
+    `flows.screening_pipeline` runs the same steps."""
+    from screening.operations import finish_step
+
     with pipeline_lock(db):
         loaded = load_step(source, db)
         screened = screen_step(db, as_of, config_dir)
         exported = export_step(db, out)
-    return {"load": loaded, "screen": screened, "export": exported, "db": str(db)}
+        summary = {"load": loaded, "screen": screened, "export": exported, "db": str(db)}
+        summary["finish"] = finish_step(db, out, summary, config_dir, snapshot, landing)
+    return summary

@@ -1,0 +1,1 @@
+"""Prefect flows: thin wrappers that add retries, logging of counts and artifacts around screening.pipeline."""

@@ -1,0 +1,74 @@
+-- observation: one row per Observation (first valueQuantity, first referenceRange, first bodySite coding).
+-- observation_coding: Observation.code.coding exploded; observation_component: components with their codes.
+CREATE OR REPLACE TEMP TABLE _obs AS
+SELECT r.id, r.source_file, r.source_line, r.version_id, r.last_updated,
+       json_transform(r.body, '{
+         "status": "VARCHAR",
+         "category": [{"coding": [{"system": "VARCHAR", "code": "VARCHAR"}], "text": "VARCHAR"}],
+         "code": {"coding": [{"system": "VARCHAR", "code": "VARCHAR", "display": "VARCHAR"}], "text": "VARCHAR"},
+         "subject": {"reference": "VARCHAR"},
+         "effectiveDateTime": "VARCHAR", "effectiveInstant": "VARCHAR",
+         "effectivePeriod": {"start": "VARCHAR", "end": "VARCHAR"},
+         "issued": "VARCHAR",
+         "valueQuantity": {"value": "DOUBLE", "unit": "VARCHAR", "system": "VARCHAR", "code": "VARCHAR",
+                           "comparator": "VARCHAR"},
+         "valueString": "VARCHAR",
+         "valueCodeableConcept": {"coding": [{"system": "VARCHAR", "code": "VARCHAR"}], "text": "VARCHAR"},
+         "interpretation": [{"coding": [{"system": "VARCHAR", "code": "VARCHAR"}]}],
+         "referenceRange": [{"low": {"value": "DOUBLE", "unit": "VARCHAR", "code": "VARCHAR"},
+                             "high": {"value": "DOUBLE", "unit": "VARCHAR", "code": "VARCHAR"},
+                             "text": "VARCHAR"}],
+         "bodySite": {"coding": [{"system": "VARCHAR", "code": "VARCHAR", "display": "VARCHAR"}], "text": "VARCHAR"},
+         "method": {"text": "VARCHAR"},
+         "component": [{"code": {"coding": [{"system": "VARCHAR", "code": "VARCHAR", "display": "VARCHAR"}],
+                                 "text": "VARCHAR"},
+                        "valueQuantity": {"value": "DOUBLE", "unit": "VARCHAR", "code": "VARCHAR"}}]
+       }') AS j,
+       m.ref AS mapped_subject
+FROM resource_raw r
+LEFT JOIN bundle_ref_map m
+  ON m.source_file = r.source_file AND m.full_url = json_extract_string(r.body, '$.subject.reference')
+WHERE r.resource_type = 'Observation';
+
+CREATE OR REPLACE TABLE observation AS
+SELECT
+    id,
+    j.status AS status,
+    ref_id(coalesce(mapped_subject, j.subject.reference), 'Patient') AS patient_id,
+    coalesce(j.effectiveDateTime, j.effectiveInstant, j.effectivePeriod."start") AS effective_raw,
+    fhir_date(coalesce(j.effectiveDateTime, j.effectiveInstant, j.effectivePeriod."start")) AS effective_date,
+    j.issued AS issued_raw,
+    j.code.text AS code_text,
+    list_transform(j.category, lambda c: c.coding[1].code) AS category_codes,
+    j.valueQuantity.value AS value_num,
+    j.valueQuantity.comparator AS value_comparator,
+    j.valueQuantity.unit AS value_unit,
+    j.valueQuantity.code AS value_unit_code,
+    j.valueString AS value_string,
+    j.valueCodeableConcept.coding[1].code AS value_code,
+    j.interpretation[1].coding[1].code AS interpretation_code,
+    j.referenceRange[1].low.value AS ref_low,
+    j.referenceRange[1].high.value AS ref_high,
+    coalesce(j.referenceRange[1].low.code, j.referenceRange[1].low.unit,
+             j.referenceRange[1].high.code, j.referenceRange[1].high.unit) AS ref_unit,
+    j.bodySite.coding[1].system AS body_site_system,
+    j.bodySite.coding[1].code AS body_site_code,
+    coalesce(j.bodySite.text, j.bodySite.coding[1].display) AS body_site_text,
+    j.method.text AS method_text,
+    version_id, last_updated, source_file, source_line
+FROM _obs;
+
+CREATE OR REPLACE TABLE observation_coding AS
+SELECT id AS observation_id, c.system AS system, c.code AS code, c.display AS display
+FROM (SELECT id, unnest(j.code.coding) AS c FROM _obs)
+WHERE c.code IS NOT NULL;
+
+CREATE OR REPLACE TABLE observation_component AS
+WITH comp AS (
+    SELECT id, unnest(j.component) AS c, generate_subscripts(j.component, 1) - 1 AS component_index FROM _obs
+)
+SELECT comp.id AS observation_id, component_index, c.code.text AS code_text, cc.system AS system, cc.code AS code,
+       c.valueQuantity.value AS value_num, coalesce(c.valueQuantity.code, c.valueQuantity.unit) AS value_unit
+FROM comp, LATERAL (SELECT unnest(c.code.coding) AS cc);
+
+DROP TABLE _obs;

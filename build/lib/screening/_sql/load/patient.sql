@@ -1,0 +1,27 @@
+-- patient: one row per Patient. mrn = the identifier typed MR (v2-0203); name = official name, else the first.
+CREATE OR REPLACE TABLE patient AS
+WITH src AS (
+    SELECT r.id, r.source_file, r.source_line, r.version_id, r.last_updated,
+           json_transform(r.body, '{
+             "identifier": [{"use": "VARCHAR", "system": "VARCHAR", "value": "VARCHAR",
+                             "type": {"coding": [{"system": "VARCHAR", "code": "VARCHAR"}], "text": "VARCHAR"}}],
+             "name": [{"use": "VARCHAR", "text": "VARCHAR", "family": "VARCHAR", "given": ["VARCHAR"]}],
+             "gender": "VARCHAR", "birthDate": "VARCHAR",
+             "deceasedBoolean": "BOOLEAN", "deceasedDateTime": "VARCHAR"}') AS j
+    FROM resource_raw r
+    WHERE r.resource_type = 'Patient'
+)
+SELECT
+    id,
+    list_filter(j.identifier, lambda x: list_contains(list_transform(x.type.coding, lambda c: c.code), 'MR'))[1].value
+        AS mrn,
+    coalesce(list_filter(j.name, lambda n: n.use = 'official')[1], j.name[1]).family AS family_name,
+    array_to_string(coalesce(list_filter(j.name, lambda n: n.use = 'official')[1], j.name[1]).given, ' ')
+        AS given_name,
+    j.gender AS gender,
+    j.birthDate AS birth_date_raw,
+    fhir_date(j.birthDate) AS birth_date,
+    coalesce(j.deceasedBoolean, j.deceasedDateTime IS NOT NULL) AS deceased,
+    fhir_date(j.deceasedDateTime) AS deceased_date,
+    version_id, last_updated, source_file, source_line
+FROM src;

@@ -1,0 +1,50 @@
+"""Open the project DuckDB file with clear errors for the usual failures (missing, locked, foreign file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from screening.db import ensure_schema
+from screening.errors import DatabaseError
+
+REQUIRED_TABLES = {"resource_raw", "quarantine", "load_run"}
+
+
+def open_database(path: Path, *, read_only: bool = False, create: bool = True) -> duckdb.DuckDBPyConnection:
+    """A connection with our schema in place. Read-only opens never create or alter the file."""
+    path = Path(path)
+    if read_only or not create:
+        if not path.exists():
+            raise DatabaseError(f"{path}: no such database file (run `osteoscreen run` first)")
+    elif not path.parent.exists():
+        raise DatabaseError(f"{path.parent}: folder for the database does not exist")
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        text = str(exc)
+        if "lock" in text.lower():
+            raise DatabaseError(
+                f"{path}: the database is in use by another osteoscreen process (a run or a writer); "
+                "wait for it to finish and try again") from None
+        if "not a valid DuckDB database" in text or "database file" in text.lower():
+            raise DatabaseError(f"{path}: not a DuckDB database file (or written by an incompatible "
+                                f"DuckDB version {duckdb.__version__} cannot read)") from None
+        raise DatabaseError(f"{path}: cannot open database: {text.splitlines()[0]}") from None
+    except duckdb.Error as exc:
+        raise DatabaseError(f"{path}: cannot open database: {str(exc).splitlines()[0]}") from None
+    con.execute("SET enable_progress_bar = false")
+    if read_only:
+        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        if not REQUIRED_TABLES <= tables:
+            con.close()
+            raise DatabaseError(f"{path}: a DuckDB file, but not an osteoscreen database (no load tables)")
+    else:
+        try:
+            ensure_schema(con)
+        except duckdb.Error as exc:
+            con.close()
+            raise DatabaseError(f"{path}: cannot set up the osteoscreen schema: {str(exc).splitlines()[0]}") \
+                from None
+    return con

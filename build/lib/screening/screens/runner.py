@@ -1,0 +1,181 @@
+"""Run the clinical SQL (sql/model, sql/screens) in the order of sql/manifest.toml.
+
+All values (as-of date, thresholds, look-backs) are bound as named parameters; code lists are tables
+(see screening.codes). One run = one transaction: a failing rule leaves the previous results in place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import tomllib
+import uuid
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from screening.codes import load_code_tables
+from screening.codes.valuesets import read_commented_csv, replace_table
+from screening.db import split_statements, statement_params
+from screening.errors import ConfigError
+from screening.faults import crashpoint
+from screening.paths import SQL_DIR
+from screening.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+MANIFEST = SQL_DIR / "manifest.toml"
+TYPED_TABLES = ("patient", "observation", "condition", "procedure", "medication_use", "care_event")
+
+SCREEN_RUN_DDL = """
+CREATE TABLE IF NOT EXISTS screen_run (
+    run_id        VARCHAR PRIMARY KEY,
+    as_of         DATE NOT NULL,
+    started_at    TIMESTAMPTZ NOT NULL,
+    finished_at   TIMESTAMPTZ NOT NULL,
+    config_hash   VARCHAR NOT NULL,   -- sha256 of the settings and every code-list file
+    config_dirs   VARCHAR NOT NULL,
+    code_lists    VARCHAR NOT NULL,   -- JSON {file: version}
+    counts        VARCHAR NOT NULL,   -- JSON {rule_id: patients}
+    screened      BIGINT NOT NULL,
+    listed        BIGINT NOT NULL
+)"""
+
+
+def manifest_stages(manifest: Path = MANIFEST) -> list[tuple[str, list[str]]]:
+    data = tomllib.loads(manifest.read_text(encoding="utf-8"))
+    return [(stage["name"], stage["files"]) for stage in data["stages"]]
+
+
+def manifest_files(manifest: Path = MANIFEST) -> list[str]:
+    return [f for _name, files in manifest_stages(manifest) for f in files]
+
+
+def execute_file(con: duckdb.DuckDBPyConnection, path: Path, params: dict) -> None:
+    for stmt in split_statements(path.read_text(encoding="utf-8")):
+        names = statement_params(stmt)
+        missing = names - params.keys()
+        if missing:
+            raise ConfigError(f"{path.name}: SQL parameter(s) not in settings: {sorted(missing)}")
+        try:
+            con.execute(stmt, {k: params[k] for k in names} if names else None)
+        except duckdb.Error as exc:
+            raise RuntimeError(f"{path.relative_to(SQL_DIR)}: {str(exc).splitlines()[0]}") from exc
+
+
+def _config_tables(con: duckdb.DuckDBPyConnection, s: Settings) -> None:
+    def table(name: str, rows: list[tuple], cols: list[str]) -> None:
+        replace_table(con, name, pd.DataFrame(rows, columns=cols))
+
+    table("cfg_pred_factor", s.pred_factors(), ["ingredient", "factor"])
+    table("cfg_op_window", s.op_windows(), ["op_class", "months"])
+    table("cfg_unit", s.lab_units(), ["analyte", "unit", "factor"])
+    table("cfg_unit_canonical", s.canonical_units(), ["analyte", "unit"])
+    table("cfg_lab_range", s.lab_ranges(), ["analyte", "low", "high"])
+    table("cfg_dose_unit", s.dose_units(), ["unit", "factor"])
+
+
+def _load_actions(con: duckdb.DuckDBPyConnection, s: Settings) -> None:
+    path = next((d / "actions.csv" for d in reversed(s.config_dirs) if (d / "actions.csv").exists()), None)
+    if path is None:
+        raise ConfigError("config/actions.csv is missing")
+    rows, _ = read_commented_csv(path)
+    try:
+        df = pd.DataFrame(
+            [
+                {"rule_id": r["rule_id"].strip(), "ord": int(r["order"]), "action": r["action"].strip()}
+                for r in rows
+            ]
+        )
+    except (KeyError, ValueError, AttributeError) as exc:
+        raise ConfigError(f"{path}: needs the columns rule_id,order,action ({exc})") from None
+    replace_table(con, "cfg_action", df)
+
+
+def _config_hash(s: Settings) -> str:
+    h = hashlib.sha256(s.digest.encode())
+    for d in s.config_dirs:
+        for p in sorted(d.rglob("*")):
+            if p.is_file() and p.suffix.lower() in {".csv", ".json", ".toml"}:
+                h.update(str(p.relative_to(d)).encode())
+                h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def _ensure_typed_tables(con: duckdb.DuckDBPyConnection) -> None:
+    have = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    if not set(TYPED_TABLES) <= have:
+        from screening.load import rebuild_typed_tables
+
+        rebuild_typed_tables(con)
+
+
+def run_screens(con: duckdb.DuckDBPyConnection, as_of: date, config_dir: Path | None = None) -> dict:
+    """Screen every patient as of `as_of`: (re)creates screen_hits, screen_patient, worklist; appends
+    screen_run.
+
+    Returns counts only (no patient data): {"run_id", "as_of", "screened", "listed", "by_priority", "rules"}.
+    """
+    if isinstance(as_of, datetime):
+        as_of = as_of.date()
+    settings = load_settings(config_dir)
+    started = datetime.now(UTC)
+    run_id = uuid.uuid4().hex[:12]
+    params = {**settings.params, "as_of": as_of}
+    con.execute("BEGIN TRANSACTION")
+    try:
+        _ensure_typed_tables(con)
+        versions = load_code_tables(con, settings.config_dirs)
+        _config_tables(con, settings)
+        _load_actions(con, settings)
+        for stage, files in manifest_stages():
+            for relative in files:
+                execute_file(con, SQL_DIR / relative, params)
+            crashpoint(f"screen:{stage}")
+        counts = dict(
+            con.execute(
+                "SELECT rule_id, count(DISTINCT patient_id) FROM screen_hits "
+                "GROUP BY rule_id ORDER BY rule_id"
+            ).fetchall()
+        )
+        screened, listed = con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE listed) FROM screen_patient"
+        ).fetchone()
+        by_priority = dict(
+            con.execute(
+                "SELECT priority, count(*) FROM worklist GROUP BY priority ORDER BY priority"
+            ).fetchall()
+        )
+        con.execute(SCREEN_RUN_DDL)
+        con.execute(
+            "INSERT INTO screen_run VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                run_id,
+                as_of,
+                started,
+                datetime.now(UTC),
+                _config_hash(settings),
+                json.dumps([str(d) for d in settings.config_dirs]),
+                json.dumps(versions, sort_keys=True),
+                json.dumps(counts, sort_keys=True),
+                screened,
+                listed,
+            ],
+        )
+        crashpoint("screen:before-commit")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    log.info("screen run %s as of %s: %d screened, %d listed", run_id, as_of, screened, listed)
+    return {
+        "run_id": run_id,
+        "as_of": as_of.isoformat(),
+        "screened": screened,
+        "listed": listed,
+        "by_priority": by_priority,
+        "rules": counts,
+    }

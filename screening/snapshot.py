@@ -1,0 +1,83 @@
+"""The analysts' read-only snapshot: a DuckDB file beside the working database, swapped in by rename.
+
+Analysts never open the working database (the run holds it), so they never block a run, and a run never
+changes data under an open analyst connection: a connection keeps reading the inode it opened, while the next
+snapshot is written to a temp file and renamed over the path. A Parquet-behind-views layout would change under
+an open connection, which is why it is a whole DuckDB file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from screening.db import run_sql_file, sql_text
+from screening.housekeeping import snapshot_history_dir
+from screening.paths import SQL_DIR
+
+
+def snapshot_path(db: Path) -> Path:
+    """Default snapshot location: `<db stem>.analytics.duckdb` beside the working database."""
+    db = Path(db)
+    return db.with_name(f"{db.stem}.analytics.duckdb")
+
+
+def fingerprint(con: duckdb.DuckDBPyConnection) -> str:
+    return con.execute(sql_text("ops/40_fingerprint.sql")).fetchone()[0]
+
+
+def _quote(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def publish_snapshot(db: Path, target: Path, keep_history: bool = True) -> Path:
+    """Copy every table of `db` into a new DuckDB file, add the `analytics` views, rename it onto `target`.
+
+    The working database must not be open in this process (DuckDB allows one handle per file per process).
+    """
+    db, target = Path(db), Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in target.parent.glob(f".{target.name}.*.tmp"):  # left by a publisher that was killed
+        stale.unlink(missing_ok=True)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        con = duckdb.connect(str(tmp))
+        try:
+            os.chmod(tmp, 0o600)  # owner-only before any patient row is copied in, whatever the umask
+            con.execute(f"ATTACH {_quote(db)} AS work (READ_ONLY)")
+            tables = [r[0] for r in con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = 'work' AND schema_name = 'main' "
+                "AND NOT temporary ORDER BY table_name").fetchall()]
+            for name in tables:
+                ident = '"' + name.replace('"', '""') + '"'
+                con.execute(f"CREATE TABLE main.{ident} AS SELECT * FROM work.main.{ident}")
+            con.execute("DETACH work")
+            for path in sorted((SQL_DIR / "analytics").glob("*.sql")):
+                run_sql_file(con, str(path.relative_to(SQL_DIR)))
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        if keep_history and target.exists():  # the previous snapshot stays readable for a while (retention)
+            hist = snapshot_history_dir(target)
+            hist.mkdir(mode=0o700, exist_ok=True)
+            stamp = datetime.fromtimestamp(target.stat().st_mtime, UTC).strftime("%Y%m%dT%H%M%S%fZ")
+            with contextlib.suppress(FileExistsError):
+                os.link(target, hist / f"{stamp}.duckdb")  # a hard link: no copy, same inode
+        os.replace(tmp, target)  # atomic: a reader sees the old file or the new one, never half of one
+        dir_fd = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    finally:
+        for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
+            if leftover.exists():
+                leftover.unlink()
+    return target
