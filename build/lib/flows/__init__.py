@@ -1,1 +1,0 @@
-"""Prefect flows: thin wrappers that add retries, logging of counts and artifacts around screening.pipeline."""
