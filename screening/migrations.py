@@ -77,6 +77,10 @@ def _declared_columns() -> dict[str, list[tuple[str, str]]]:
     return out
 
 
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
 def _add_missing_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
     have: dict[str, set[str]] = {}
     for table, column in con.execute("SELECT table_name, column_name FROM information_schema.columns "
@@ -89,7 +93,9 @@ def _add_missing_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
             continue  # a new table: ensure_schema creates it
         for column, dtype in columns:
             if column not in have[table]:
-                con.execute(f'ALTER TABLE main."{table}" ADD COLUMN "{column}" {dtype}')
+                # identifiers and type come from our own schema files (catalog names), quoted; no user values
+                alter = "ALTER TABLE main.{} ADD COLUMN {} {}".format(_ident(table), _ident(column), dtype)
+                con.execute(alter)
                 added.append(f"{table}.{column}")
     return added
 

