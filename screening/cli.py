@@ -176,6 +176,9 @@ def _run_flow(source: Path, db: Path, out: Path, day: date, config: Path | None,
 
         summary = screening_pipeline(str(source), str(db), str(out), day, str(config) if config else None,
                                      snapshot=str(snapshot) if snapshot else None)
+        from prefect.logging.handlers import APILogWorker
+
+        APILogWorker.drain_all(timeout=10)  # send the run's last log lines before a server started here stops
     return summary
 
 

@@ -94,7 +94,7 @@ def _add_missing_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
         for column, dtype in columns:
             if column not in have[table]:
                 # identifiers and type come from our own schema files (catalog names), quoted; no user values
-                alter = "ALTER TABLE main.{} ADD COLUMN {} {}".format(_ident(table), _ident(column), dtype)
+                alter = f"ALTER TABLE main.{_ident(table)} ADD COLUMN {_ident(column)} {dtype}"
                 con.execute(alter)
                 added.append(f"{table}.{column}")
     return added

@@ -9,6 +9,7 @@ a Prefect flow run they become Prefect artifacts; they are always also written t
 from __future__ import annotations
 
 import json
+import sys
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -101,6 +102,8 @@ def write_report_files(report: dict, out: Path) -> dict[str, str]:
 
 def publish_prefect_artifacts(report: dict) -> bool:
     """Table and markdown artifacts when running inside a Prefect flow run; False when not in one."""
+    if "prefect" not in sys.modules:  # never imported: not in a flow run (and a plain run stays Prefect-free)
+        return False
     try:
         from prefect.context import FlowRunContext, TaskRunContext
     except ImportError:

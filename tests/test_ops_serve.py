@@ -131,3 +131,34 @@ def test_serve_nightly_end_to_end_no_phi_and_nothing_left_behind(tmp_path):
             data = f.read_bytes()
             leaks += [f"{f.name}: {v}" for v in PHI.values() if v.encode() in data]
     assert leaks == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["plain", "prefect"])
+def test_killed_run_leaves_no_process(tmp_path, mode):
+    """Issue 8.7: SIGKILL `osteoscreen run` mid-run; nothing it started may survive (Prefect's temporary server
+    was orphaned before: now a plain run starts none, and --prefect's local server dies with its parent)."""
+    from tests.test_ops_snapshot import tiny_population
+
+    src = tiny_population(tmp_path / "src", 40, 2)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API", "OSTEOSCREEN"))}
+    env.update(PREFECT_HOME=str(tmp_path / "ph"), PREFECT_UI_ENABLED="false")
+    args = [BIN / "osteoscreen", "run", "--source", str(src), "--db", str(tmp_path / "w.duckdb"), "--out",
+            str(tmp_path / "out"), "--as-of", "2026-06-30"]
+    if mode == "prefect":
+        args.append("--prefect")
+    else:
+        env["OSTEOSCREEN_CRASH_AT"] = "screen:before-commit"  # the run SIGKILLs itself there
+    proc = subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    if mode == "prefect":
+        seen: list[str] = []
+        _wait_line(proc, r"prefect:\s+local server http://127\.0\.0\.1:\d+", 180, seen)
+        assert len(_session_pids(proc.pid)) >= 2, "the local server runs as a child"
+        os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=300)
+    assert proc.returncode == -signal.SIGKILL
+    deadline = time.monotonic() + 30
+    while _session_pids(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _session_pids(proc.pid) == []

@@ -99,7 +99,8 @@ def test_run_report_files_hold_counts_only(tmp_path):
     # No identifier, name, birth date or clinical value of any patient appears in either file.
     con = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)
     phi = set()
-    for row in con.execute("SELECT id, mrn, family_name, given_name, CAST(birth_date AS VARCHAR) FROM patient").fetchall():
+    q = "SELECT id, mrn, family_name, given_name, CAST(birth_date AS VARCHAR) FROM patient"
+    for row in con.execute(q).fetchall():
         phi |= {v for v in row if v}
     phi |= {str(r[0]) for r in con.execute("SELECT DISTINCT value FROM dxa_result").fetchall()}
     con.close()
