@@ -102,6 +102,23 @@ def run(
     snapshot: Annotated[Path | None, typer.Option(
         "--snapshot", envvar="OSTEOSCREEN_SNAPSHOT", help="Analytics snapshot file analysts open.",
         show_default="<db stem>.analytics.duckdb beside --db")] = None,
+    partitions: Annotated[int, typer.Option(
+        "--partitions", envvar="OSTEOSCREEN_PARTITIONS", min=1,
+        help="Partitioned mode: split by patient into N DuckDB files and merge the worklists "
+        "(docs/operations.md, scale-out).")] = 1,
+    task_runner: Annotated[str, typer.Option(
+        "--task-runner", envvar="OSTEOSCREEN_TASK_RUNNER",
+        help="Partitioned mode: 'threads' (this process) or 'dask' (prefect-dask: a LocalCluster, or "
+        "--dask-address).")] = "threads",
+    dask_address: Annotated[str | None, typer.Option("--dask-address", envvar="OSTEOSCREEN_DASK_ADDRESS",
+                                                     help="Existing Dask scheduler, e.g. tcp://host:8786.",
+                                                     show_default="a LocalCluster")] = None,
+    workers: Annotated[int, typer.Option("--workers", envvar="OSTEOSCREEN_WORKERS", min=1,
+                                         help="Partitions run at the same time (LocalCluster workers).")] = 2,
+    memory_mb: Annotated[int | None, typer.Option(
+        "--memory-mb", envvar="OSTEOSCREEN_MEMORY_MB", min=256,
+        help="Memory budget in MB, split across the partitions running at the same time.",
+        show_default="DuckDB's default per partition")] = None,
 ) -> None:
     """The main job: load -> screen -> export worklist -> publish the analytics snapshot and run report.
 
@@ -131,17 +148,54 @@ def run(
     _check_config(config)
     from screening.runlock import pipeline_lock
 
+    if task_runner not in ("threads", "dask"):
+        raise typer.BadParameter("--task-runner must be 'threads' or 'dask'")
+    dask = task_runner == "dask" or dask_address is not None
+    if dask:
+        prefect = True  # prefect-dask runs the partition tasks: a Prefect flow (a local server when no API)
     orchestrate = prefect if prefect is not None else prefect_api_configured()
     # Everything a user can get wrong is checked before the flow starts: one clear line, no flow traceback.
     with pipeline_lock(db):
         _check_outputs(db, out)
-        if orchestrate:
+        if partitions > 1 or dask:
+            summary = _run_partitioned(source, db, out, day, config, partitions, task_runner, dask_address,
+                                       workers, memory_mb, orchestrate)
+        elif orchestrate:
             summary = _run_flow(source, db, out, day, config, snapshot)
         else:  # no Prefect API and no orchestration asked for: the same steps as plain functions, no server
             from screening.pipeline import run_pipeline
 
             summary = run_pipeline(source, db, out, day, config, snapshot=snapshot)
     _print_summary(summary)
+
+
+def _run_partitioned(source: Path, db: Path, out: Path, day: date, config: Path | None, partitions: int,
+                     task_runner: str, dask_address: str | None, workers: int, memory_mb: int | None,
+                     orchestrate: bool) -> dict:
+    if not orchestrate:
+        from screening.partition import run_partitioned
+
+        return run_partitioned(source, db, out, day, partitions, config, workers, memory_mb)
+    import contextlib
+
+    _prefect_defaults()
+    with contextlib.ExitStack() as stack:
+        if not prefect_api_configured():
+            from screening.serve import local_server
+
+            url = stack.enter_context(local_server())
+            os.environ["PREFECT_API_URL"] = url
+            typer.echo(f"prefect:   local server {url.removesuffix('/api')} for this run", err=True)
+        from flows.partitioned import run_with
+
+        kind = "dask" if dask_address else task_runner
+        summary = run_with(kind, workers, dask_address, source=str(source), db=str(db), out=str(out),
+                           as_of=day, partitions=partitions, config_dir=str(config) if config else None,
+                           memory_mb=memory_mb)
+        from prefect.logging.handlers import APILogWorker
+
+        APILogWorker.drain_all(timeout=10)
+    return summary
 
 
 def prefect_api_configured() -> bool:

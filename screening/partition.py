@@ -48,8 +48,9 @@ def _stage(con: duckdb.DuckDBPyConnection, files, only: int | None = None) -> No
             continue
         for batch in record_batches(f):
             con.register("_batch", batch)
-            con.execute("INSERT INTO _part_stage SELECT ?, source_line, raw FROM _batch "
-                        "WHERE length(trim(coalesce(try(decode(raw)), 'x'), ' ' || chr(9) || chr(10) || chr(13))) > 0", [no])
+            con.execute("INSERT INTO _part_stage SELECT ?, source_line, raw FROM _batch WHERE "
+                        "length(trim(coalesce(try(decode(raw)), 'x'), ' ' || chr(9) || chr(10) || chr(13))) > 0",
+                        [no])
             con.unregister("_batch")
 
 
