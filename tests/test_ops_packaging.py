@@ -77,9 +77,9 @@ def _cli(*args, env=None, cwd=None):
 def test_version_help_and_env_defaults(tmp_path):
     r = _cli("--version")
     assert r.returncode == 0 and "database schema" in r.stdout
-    h = _cli("run", "-h")
+    h = _cli("run", "-h", env={**os.environ, "COLUMNS": "400", "TERM": "dumb"})
     assert h.returncode == 0
-    text = " ".join(h.stdout.split())
+    text = " ".join(h.stdout.replace("│", " ").split())
     for fragment in ("OSTEOSCREEN_DB", "OSTEOSCREEN_OUT", "OSTEOSCREEN_SOURCE", "default: osteoscreen.duckdb",
                      "default: out", "(today)"):
         assert fragment in text, fragment
