@@ -48,7 +48,7 @@ def prepare_task(run_key: str) -> dict:
 @task(name="bulk-kickoff-poll", retries=2, retry_delay_seconds=exponential_backoff(backoff_factor=10),
       retry_jitter_factor=0.5, cache_policy=NO_CACHE)
 def kickoff_poll_task(run_key: str) -> list[str] | None:
-    """Kick off (or re-attach to) the export and poll until the manifest; returns the pending output keys.
+    """Kick off (or re-attach to) the export and poll until the manifest; returns the manifest's output keys.
 
     None: the server has no $export and mode was auto, so the flow falls back to a search crawl.
     """
@@ -63,7 +63,9 @@ def kickoff_poll_task(run_key: str) -> list[str] | None:
         return None
     pending = [o.key for o in ext.pending_outputs()]
     get_run_logger().info("manifest: %d files, %d still to download", len(ext.outputs), len(pending))
-    return pending
+    # Every file of the manifest is mapped: on a rerun the finished ones are Prefect cache hits (keyed on the
+    # export's transactionTime); without a cache, download_one still skips a file the landing state has.
+    return [o.key for o in ext.outputs]
 
 
 def _download_cache_key(context, parameters: dict) -> str | None:
