@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from screening.database import open_database
 from screening.db import run_sql_file, sql_text
-from screening.errors import InputPathError
+from screening.errors import DatabaseError, InputPathError
 from screening.export.safe_files import ensure_private_dir
 from screening.load import SourceError, discover, load_source
 from screening.load.files import record_batches
@@ -157,6 +157,7 @@ def merge(results: list[dict], split: dict, db: Path, out: Path, as_of: date) ->
     from screening.export.worklist_csv import write_worklist_csv
 
     db = Path(db)
+    _refuse_single_process_db(db)
     for leftover in (db, db.with_name(db.name + ".wal")):
         leftover.unlink(missing_ok=True)
     con = duckdb.connect(str(db))
@@ -201,6 +202,21 @@ def merge(results: list[dict], split: dict, db: Path, out: Path, as_of: date) ->
             "partitions": n}
 
 
+def _refuse_single_process_db(db: Path) -> None:
+    """The merged database is rebuilt each run: never let that replace a single-process working database."""
+    if not db.exists():
+        return
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'"
+                                            ).fetchall()}
+        has_rows = "resource_raw" in tables and con.execute("SELECT count(*) > 0 FROM resource_raw").fetchone()[0]
+    finally:
+        con.close()
+    if has_rows and "partitioned_run" not in tables:
+        raise DatabaseError(f"{db}: holds a single-process database; give partitioned mode its own --db")
+
+
 def memory_per_partition(total_mb: int | None, concurrent: int) -> int | None:
     """The memory budget split across the partitions that run at the same time."""
     return None if not total_mb else max(256, total_mb // max(1, concurrent))
@@ -209,6 +225,7 @@ def memory_per_partition(total_mb: int | None, concurrent: int) -> int | None:
 def run_partitioned(source: Path, db: Path, out: Path, as_of: date, partitions: int,
                     config_dir: Path | None = None, workers: int = 2, memory_mb: int | None = None) -> dict:
     """Partitioned mode without Prefect: partitions run on a thread pool (DuckDB releases the GIL)."""
+    _refuse_single_process_db(Path(db))  # before any work, not only at the merge
     root = partition_root(db)
     split = split_source(Path(source), root, partitions)
     workers = max(1, min(workers, partitions))

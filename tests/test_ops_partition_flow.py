@@ -72,3 +72,13 @@ def test_linked_patients_share_a_partition_and_shared_resources_go_everywhere(tm
                 placed[p] = k
                 assert f'"id":"old-{p}"' in text and f'"id":"o-{p}"' in text, p
     assert len(placed) == 40 and len(set(placed.values())) > 1
+
+
+def test_partitioned_mode_never_replaces_a_single_process_database(single):
+    from screening.errors import DatabaseError
+
+    root, _ = single
+    before = (root / "single.duckdb").stat().st_size
+    with pytest.raises(DatabaseError, match="single-process"):
+        run_partitioned(root / "src", root / "single.duckdb", root / "px", AS_OF, 2)
+    assert (root / "single.duckdb").stat().st_size == before
