@@ -51,6 +51,10 @@ def _root(
                                           help="Print the version and exit.")] = False,
 ) -> None:
     _state["debug"] = debug
+    if debug:  # the pipeline steps then let exceptions through with their text (it can hold patient data)
+        from screening.pipeline import DEBUG_ENV
+
+        os.environ[DEBUG_ENV] = "1"
 
 
 @app.command()
@@ -119,6 +123,11 @@ def run(
         "--memory-mb", envvar="OSTEOSCREEN_MEMORY_MB", min=256,
         help="Memory budget in MB, split across the partitions running at the same time.",
         show_default="DuckDB's default per partition")] = None,
+    types: Annotated[list[str] | None, typer.Option(
+        "--type", help="With --fhir-url: resource type to extract (repeatable; default: every type a rule "
+                       "reads that the server offers).")] = None,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="With --fhir-url: fail when a search stops paging before Bundle.total.")] = False,
 ) -> None:
     """The main job: load -> screen -> export worklist -> publish the analytics snapshot and run report.
 
@@ -131,6 +140,7 @@ def run(
     day = _as_of(as_of)
     if (source is None) == (fhir_url is None):
         raise typer.BadParameter("give exactly one of --source PATH or --fhir-url URL")
+    _check_config(config)  # before a possibly long extraction, not after it
     if fhir_url is not None:
         from screening.sources.auth import AuthConfig
         from screening.sources.extract import extract
@@ -138,14 +148,23 @@ def run(
         auth = AuthConfig.from_options(client_id=client_id, private_key_path=private_key, key_id=key_id,
                                        token_file=token_file, bearer_env=token_env, scope=scope)
         mode = "auto" if bulk is None else ("bulk" if bulk else "search")
+        from screening.sources.cli import summary_lines
+
         result = extract(fhir_url, landing, mode=mode, since=since, auth=auth, verify_tls=not insecure,
-                         progress=True)
+                         progress=True, types=list(types) if types else None, strict=strict)
+        typer.echo("\n".join(summary_lines(result)), err=True)
         source = result.export_dir
+        if result.resources == 0 and result.deleted == 0 and _nothing_to_load(source):
+            # An incremental export with nothing new: the database is already up to date.
+            typer.echo(f"nothing new on the server (export up to {result.transaction_time}): database {db} "
+                       "left as it is, no new worklist")
+            return
         from screening.latest import repoint_latest
 
-        repoint_latest(landing, result.export_dir)
+        repoint_latest(landing, result.export_dir)  # a finished export with data becomes landing/latest
+    elif types or strict:
+        raise typer.BadParameter("--type and --strict go with --fhir-url")
     _check_source(source)
-    _check_config(config)
     from screening.runlock import pipeline_lock
 
     if task_runner not in ("threads", "dask"):
@@ -236,6 +255,34 @@ def _run_flow(source: Path, db: Path, out: Path, day: date, config: Path | None,
     return summary
 
 
+def _nothing_to_load(source: Path) -> bool:
+    from screening.load import SourceError, discover
+
+    try:
+        discover(source)
+    except SourceError:
+        return True
+    return False
+
+
+def _empty_export(source: Path) -> bool:
+    """A landing export folder (from `osteoscreen extract`) whose manifest lists no output and no deletion:
+    an incremental export with nothing new, which is a successful no-op rather than 'no FHIR files'."""
+    import json
+
+    from screening.sources.landing import EXPORT_STATE
+
+    manifest = source / "manifest.json"
+    if not (source.is_dir() and (source / EXPORT_STATE).is_file() and manifest.is_file()):
+        return False
+    try:
+        doc = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    outputs = [o for o in doc.get("output") or [] if isinstance(o, dict) and o.get("count", 1)]
+    return not outputs and not doc.get("deleted") and _nothing_to_load(source)
+
+
 def _check_source(source: Path) -> None:
     from screening.errors import InputPathError
     from screening.load import SourceError, discover
@@ -300,9 +347,14 @@ def load(
 ) -> None:
     """Load files into the database only (no screening)."""
     from screening.pipeline import load_step
+    from screening.runlock import database_lock
 
+    if _empty_export(source):
+        typer.echo(f"nothing to load: {source} is an extraction with no new resources; database unchanged")
+        return
     _check_source(source)
-    c = load_step(source, db)
+    with database_lock(db):  # the same writer lock as `run`: no load slips into a running pipeline
+        c = load_step(source, db)
     typer.echo(f"{c['records_read']} read = {c['loaded']} loaded + {c['quarantined']} quarantined")
 
 
@@ -316,6 +368,16 @@ def query(
     csv_out: Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")] = False,
 ) -> None:
     """Run SQL for analysts; read-only unless --write."""
+    if write:
+        from screening.runlock import database_lock
+
+        with database_lock(db, create=False):  # a writer like `run` and `load`: one at a time
+            _query(db, sql, write, max_rows, csv_out)
+    else:
+        _query(db, sql, write, max_rows, csv_out)
+
+
+def _query(db: Path, sql: str, write: bool, max_rows: int, csv_out: bool) -> None:
     import duckdb
 
     from screening.database import open_database
@@ -388,19 +450,24 @@ def serve(
 
 
 def main() -> None:
+    """Run the CLI; every command's exit code reaches the process (click's non-standalone mode returns it).
+
+    Failures end in one line on stderr. An unexpected error's line names only the exception type: exception
+    texts can quote patient values (a DuckDB conversion error quotes the value), so they are shown with
+    --debug only, as a traceback.
+    """
     os.umask(0o077)  # every file we create (database, worklist, landing data) is owner-only: it holds PHI
     try:
-        app(standalone_mode=False)
+        rc = app(standalone_mode=False)
     except OsteoscreenError as exc:
         if _state["debug"]:
             raise
         typer.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        typer.echo("aborted", err=True)
-        sys.exit(130)
+        rc = exc.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        rc = 130
     except Exception as exc:  # usage errors come through here in non-standalone mode
         show = getattr(exc, "show", None)
         if callable(show) and hasattr(exc, "exit_code"):  # a (typer-vendored) click usage exception
@@ -408,6 +475,21 @@ def main() -> None:
             sys.exit(exc.exit_code)
         if _state["debug"]:
             raise
-        typer.echo(f"error: unexpected {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
-                   "(run with --debug for details)", err=True)
+        known = _known_failure(exc)
+        if known is not None:
+            typer.echo(f"error: {known}", err=True)
+            sys.exit(known.exit_code)
+        typer.echo(f"error: unexpected {type(exc).__name__} (no details shown: they can hold patient data; "
+                   "run with --debug for a traceback)", err=True)
         sys.exit(1)
+    rc = rc if isinstance(rc, int) else 0
+    if rc == 130 and not _state.get("interrupt_reported"):
+        typer.echo("interrupted", err=True)
+    sys.exit(rc)
+
+
+def _known_failure(exc: BaseException) -> OsteoscreenError | None:
+    """Failures from deep inside a step that the user can act on: disk full, a database altered by hand."""
+    from screening.errors import classify
+
+    return classify(exc)

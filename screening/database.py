@@ -15,6 +15,8 @@ REQUIRED_TABLES = {"resource_raw", "quarantine", "load_run"}
 def open_database(path: Path, *, read_only: bool = False, create: bool = True) -> duckdb.DuckDBPyConnection:
     """A connection with our schema in place. Read-only opens never create or alter the file."""
     path = Path(path)
+    if path.exists() and not path.is_file():  # DuckDB would block forever on a FIFO
+        raise DatabaseError(f"{path}: not a regular file (a folder, pipe or device cannot be a database)")
     if read_only or not create:
         if not path.exists():
             raise DatabaseError(f"{path}: no such database file (run `osteoscreen run` first)")
@@ -50,4 +52,11 @@ def open_database(path: Path, *, read_only: bool = False, create: bool = True) -
             con.close()
             raise DatabaseError(f"{path}: cannot set up the osteoscreen schema: {str(exc).splitlines()[0]}") \
                 from None
+        from screening.schema_check import check_schema
+
+        try:
+            check_schema(con, str(path))  # a table altered by hand: one clear line before anything is written
+        except DatabaseError:
+            con.close()
+            raise
     return con

@@ -9,6 +9,7 @@ tables.
 from __future__ import annotations
 
 import hashlib
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,6 +111,7 @@ def _flatten(d: dict, prefix: tuple = ()) -> dict:
         else:
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise ConfigError(f"settings.toml: {'.'.join(path)} must be a number, got {value!r}")
+            _check_finite(value, path)
             out["_".join(path)] = value
     return out
 
@@ -120,6 +122,17 @@ def _check_numbers(value, path: tuple) -> None:
             _check_numbers(v, (*path, k))
     elif isinstance(value, bool) or not isinstance(value, int | float):
         raise ConfigError(f"settings.toml: {'.'.join(path)} must be a number, got {value!r}")
+    else:
+        _check_finite(value, path)
+
+
+def _check_finite(value: int | float, path: tuple) -> None:
+    """TOML allows inf and nan; no threshold, factor or look-back can be one (they would compare as always or
+    never true, or overflow a cast), and integers beyond 64 bits cannot be SQL parameters."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"settings.toml: {'.'.join(path)} must be a finite number, got {value!r}")
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        raise ConfigError(f"settings.toml: {'.'.join(path)} is out of range (more than 64 bits)")
 
 
 def load_settings(config_dir: Path | None = None) -> Settings:

@@ -65,7 +65,9 @@ def files_changed_since(root: Path, t0: float, exclude: list[Path]) -> list[Path
 
 
 @pytest.mark.prefect
-def test_no_phi_outside_the_output_folder(tmp_path, caplog, capfd):
+def test_no_phi_outside_the_output_folder(tmp_path, caplog, capfd, monkeypatch):
+    """Temp files are scanned in a temp folder of this test's own (Python's tempfile is pointed at it during
+    the run), never the shared /tmp, where other processes' files come and go."""
     import prefect.settings
     from prefect.client.orchestration import get_client
 
@@ -73,6 +75,9 @@ def test_no_phi_outside_the_output_folder(tmp_path, caplog, capfd):
 
     src = planted(tmp_path / "input")
     out = tmp_path / "out"
+    own_tmp = tmp_path / "tmp"
+    own_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(own_tmp))
     t0 = time.time() - 1
     caplog.set_level(logging.DEBUG)
     summary = screening_pipeline(str(src), str(out / "osteo.duckdb"), str(out), date(2026, 6, 30))
@@ -91,17 +96,20 @@ def test_no_phi_outside_the_output_folder(tmp_path, caplog, capfd):
 
     # Prefect's API database (the harness's temp SQLite) and PREFECT_HOME, plus every new temp file.
     db_url = prefect.settings.PREFECT_API_DATABASE_CONNECTION_URL.value() or ""
-    roots = {Path(tempfile.gettempdir()), Path(os.environ["PREFECT_HOME"]), Path.home() / ".prefect"}
+    roots = {Path(os.environ["PREFECT_HOME"]), Path.home() / ".prefect"}
     db_file = Path(db_url.split("///", 1)[1]) if "///" in db_url else None
-    scanned = files_changed_since(Path(tempfile.gettempdir()), t0, exclude=[src, out])
-    for root in roots - {Path(tempfile.gettempdir())}:
+    scanned = files_changed_since(own_tmp, t0, exclude=[src, out])
+    for root in roots:
         if root.exists():
             scanned += files_changed_since(root, t0, exclude=[src, out])
     if db_file is not None:
         scanned += [p for p in db_file.parent.glob(db_file.name + "*")]
     assert scanned, "expected Prefect to have written something to scan"
     for p in set(scanned):
-        data = p.read_bytes()
+        try:
+            data = p.read_bytes()
+        except FileNotFoundError:  # a temp file removed since the walk
+            continue
         for m in MARKERS:
             if m.encode() in data:
                 leaks.append(f"{p}: {m}")
@@ -128,3 +136,53 @@ def test_sql_never_receives_config_or_cli_values_as_text():
             if re.search(r"\.(execute|sql|query)\(.*[\"']\s*%\s*\(", line):
                 offenders.append(f"{path.relative_to(root)}:{n}: {line.strip()}")
     assert offenders == []
+
+
+@pytest.mark.prefect
+def test_a_crashing_step_leaks_no_patient_value(tmp_path, caplog, capfd, monkeypatch):
+    """A real DuckDB error that quotes a patient's name, raised inside the load task of the real flow: Prefect
+    logs and stores the failed task's exception, so the exception itself must carry no patient value. The
+    original stays reachable for --debug (positive control)."""
+    import asyncio
+
+    import prefect.settings
+    from prefect.client.orchestration import get_client
+
+    import screening.pipeline as pipeline
+    from flows.screening_pipeline import screening_pipeline
+    from screening.errors import UnexpectedError
+
+    real = pipeline.load_source
+
+    def load_then_crash(con, source):
+        result = real(con, source)
+        con.execute("SELECT CAST(json_extract_string(body, '$.name[0].family') AS INTEGER) FROM resource_raw "
+                    "WHERE resource_type = 'Patient'").fetchall()
+        return result
+
+    monkeypatch.setattr(pipeline, "load_source", load_then_crash)
+    src = planted(tmp_path / "input")
+    out = tmp_path / "out"
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(UnexpectedError) as info:
+        screening_pipeline(str(src), str(out / "osteo.duckdb"), str(out), date(2026, 6, 30))
+    assert NAME_FAMILY in str(info.value.original), "positive control: the DuckDB error quoted the name"
+    assert NAME_FAMILY not in str(info.value) and "ConversionException" in str(info.value)
+
+    captured = capfd.readouterr()
+    texts = {"log records": "\n".join(r.getMessage() + (r.exc_text or "") for r in caplog.records),
+             "stdout": captured.out, "stderr": captured.err}
+    assert "load step failed" in captured.err + texts["log records"], "Prefect did report the failure"
+
+    async def runs():
+        async with get_client() as client:
+            return await client.read_flow_runs(limit=20)
+
+    texts["flow run states"] = "\n".join(str(r.state.message if r.state else "") for r in asyncio.run(runs()))
+    db_url = prefect.settings.PREFECT_API_DATABASE_CONNECTION_URL.value() or ""
+    if "///" in db_url:
+        db_file = Path(db_url.split("///", 1)[1])
+        for p in db_file.parent.glob(db_file.name + "*"):
+            texts[str(p)] = p.read_bytes().decode("latin-1")
+    leaks = [where for where, text in texts.items() if NAME_FAMILY in text or PID in text]
+    assert leaks == [], leaks

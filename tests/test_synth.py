@@ -6,7 +6,6 @@ import csv
 import hashlib
 import importlib
 import stat
-import time
 import tracemalloc
 from datetime import date, timedelta
 from pathlib import Path
@@ -119,15 +118,12 @@ def test_deterministic_for_a_seed(tmp_path):
 def test_streams_with_constant_memory(tmp_path):
     tracemalloc.start()
     try:
-        t0 = time.perf_counter()
         summary = generate(tmp_path / "big", patients=20_000, seed=1, as_of=AS_OF)
-        elapsed = time.perf_counter() - t0
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     assert summary.resources["Patient"] == 20_000 - 1  # one planted scenario has no Patient resource
     assert peak < 40 * 2**20, f"peak traced memory {peak / 2**20:.1f} MiB"
-    assert elapsed < 25, f"{elapsed:.1f}s for 20,000 patients (traced)"
     assert len(_truth(tmp_path / "big")) == 20_000
 
 

@@ -11,7 +11,8 @@ Layout (every folder below is looked up in the shipped `config/` and then in a u
 - `local/*.csv`: local codes added to a concept: the concept is the file name up to the first dot, or a
   `concept` column when present (one file may then feed several concepts).
 - `medications/drug_map.csv`, `medications/ingredients.csv`, `medications/dose_forms.csv` and
-  `local/drug_map*.csv` (more code -> ingredient rows).
+  `local/drug_map*.csv` (more code -> ingredient rows); `medications/depots.csv` (labelled depot intervals, plus
+  `local/depots*.csv` rows) and `medications/route_text.csv` (route text tokens).
 - `code_systems.csv`: system URIs / OIDs that mean the same system.
 """
 
@@ -187,7 +188,7 @@ def load_code_tables(con: duckdb.DuckDBPyConnection, dirs: list[Path]) -> dict[s
     vs_files = dict(_files(dirs, "valuesets", "*.csv"))
     vs_files.update({f"json:{k}": v for k, v in _files(dirs, "valuesets", "*.json").items()})
     local = {
-        f"local:{k}": v for k, v in _files(dirs, "local", "*.csv").items() if not k.startswith("drug_map")
+        f"local:{k}": v for k, v in _files(dirs, "local", "*.csv").items() if not k.startswith(("drug_map", "depots"))
     }
     local.update({f"localjson:{k}": v for k, v in _files(dirs, "local", "*.json").items()})
     known_systems = set(aliases.values())
@@ -235,7 +236,7 @@ def load_code_tables(con: duckdb.DuckDBPyConnection, dirs: list[Path]) -> dict[s
 def _load_medication_tables(con, dirs: list[Path], aliases: dict[str, str]) -> dict[str, str]:
     versions: dict[str, str] = {}
     med = _files(dirs, "medications", "*.csv")
-    for needed in ("drug_map.csv", "ingredients.csv", "dose_forms.csv"):
+    for needed in ("drug_map.csv", "ingredients.csv", "dose_forms.csv", "depots.csv", "route_text.csv"):
         if needed not in med:
             raise ConfigError(f"config/medications/{needed} is missing")
     drug_files = [med["drug_map.csv"], *_files(dirs, "local", "drug_map*.csv").values()]
@@ -305,6 +306,62 @@ def _load_medication_tables(con, dirs: list[Path], aliases: dict[str, str]) -> d
             ]
         ),
     )
+    versions.update(_load_depots(con, [med["depots.csv"], *_files(dirs, "local", "depots*.csv").values()], aliases))
+    rows, meta = read_commented_csv(med["route_text.csv"])
+    versions["route_text.csv"] = meta.get("version", "")
+    tokens = []
+    for i, r in enumerate(rows, start=2):
+        cls = (r.get("route_class") or "").strip()
+        if not (r.get("token") or "").strip() or cls not in {"local", "oral", "parenteral"}:
+            raise ConfigError(f"{med['route_text.csv']}: row {i}: token and route_class (local|oral|parenteral) needed")
+        tokens.append({"token": " ".join(r["token"].lower().split()), "route_class": cls,
+                       "kind": (r.get("kind") or cls).strip(), "priority": int(r.get("priority") or 5)})
+    _replace(con, "med_route_token", pd.DataFrame(tokens))
+    return versions
+
+
+DEPOT_UNITS = {"day", "week", "month"}
+
+
+def _load_depots(con, paths: list[Path], aliases: dict[str, str]) -> dict[str, str]:
+    """med_depot: labelled depot intervals (clinical-rules.md 8); a bad row is a config error, never guessed."""
+    versions: dict[str, str] = {}
+    out = []
+    for path in paths:
+        rows, meta = read_commented_csv(path)
+        versions[path.name if path.parent.name == "medications" else f"local/{path.name}"] = meta.get("version", "")
+        for i, r in enumerate(rows, start=2):
+            unit = (r.get("interval_unit") or "").strip().lower()
+            try:
+                value = int((r.get("interval_value") or "").strip())
+                strength = float(r["strength_mg"]) if (r.get("strength_mg") or "").strip() else None
+            except ValueError:
+                raise ConfigError(f"{path}: row {i}: interval_value must be a whole number and strength_mg a "
+                                  "number") from None
+            if not (r.get("ingredient") or "").strip() or unit not in DEPOT_UNITS or value <= 0:
+                raise ConfigError(f"{path}: row {i}: ingredient, interval_value > 0 and interval_unit "
+                                  f"({'|'.join(sorted(DEPOT_UNITS))}) are required")
+            system = system_canon(r.get("system"), aliases) if (r.get("system") or "").strip() else None
+            code = (r.get("code") or "").strip()
+            tokens = [" ".join(t.lower().split()) for t in (r.get("product_token") or "").split("|") if t.strip()]
+            out.append({
+                "depot_row": len(out) + 1,
+                "ingredient": r["ingredient"].strip().lower(),
+                "strength_mg": strength,
+                "system": system,
+                "code_norm": code_norm(system or "", code) if code else None,
+                "product_tokens": tokens or None,
+                "interval_value": value,
+                "interval_unit": unit,
+                "spread": (r.get("spread") or "").strip().lower() == "true",
+                "label": (r.get("label") or "").strip(),
+            })
+    df = pd.DataFrame(out).astype({"strength_mg": "float64"})
+    if df.empty:
+        df = pd.DataFrame(columns=list(out[0]) if out else ["depot_row", "ingredient", "strength_mg", "system",
+                                                            "code_norm", "product_tokens", "interval_value",
+                                                            "interval_unit", "spread", "label"])
+    _replace(con, "med_depot", df)
     return versions
 
 
@@ -319,6 +376,8 @@ REPLACE_SQL = {
         "med_ingredient",
         "med_ingredient_name",
         "med_dose_form",
+        "med_depot",
+        "med_route_token",
         "cfg_pred_factor",
         "cfg_op_window",
         "cfg_unit",

@@ -28,7 +28,8 @@ from screening.settings import Settings, load_settings
 log = logging.getLogger(__name__)
 
 MANIFEST = SQL_DIR / "manifest.toml"
-TYPED_TABLES = ("patient", "observation", "condition", "procedure", "medication_use", "care_event")
+TYPED_TABLES = ("patient", "observation", "condition", "procedure", "medication_use", "care_event",
+                "medication_dosage")
 
 SCREEN_RUN_DDL = """
 CREATE TABLE IF NOT EXISTS screen_run (

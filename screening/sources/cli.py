@@ -70,6 +70,9 @@ def extract_command(
     progress: Annotated[
         bool, typer.Option("--progress/--no-progress", help="Show progress on stderr.")
     ] = True,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Fail (exit 10) when a search stops paging before Bundle.total.")
+    ] = False,
 ) -> None:
     """Extract from a FHIR server into a landing folder (Bulk $export or REST search)."""
     from screening.sources.auth import AuthConfig
@@ -103,25 +106,43 @@ def extract_command(
             verify_tls=not insecure,
             max_concurrency=max_concurrency,
             progress=progress,
+            strict=strict,
         )
     except ExtractError as exc:
         _fail(f"error: {exc}", exc.exit_code)
     except KeyboardInterrupt:
         _fail("interrupted: extraction stopped; a running Bulk export was cancelled (DELETE)", 130)
+    typer.echo("\n".join(summary_lines(result)))
+
+
+def summary_lines(result) -> list[str]:
+    """The extraction summary (counts and type names only), shared by `extract` and `run --fhir-url`."""
     lines = [
         f"export:    {result.export_dir} ({result.mode}{', resumed' if result.resumed else ''})",
         f"resources: {result.resources} in {result.files} files (transactionTime {result.transaction_time})",
     ]
+    if result.skipped_types:
+        lines.append(f"skipped:   {', '.join(result.skipped_types)} (not offered by the server, or not "
+                     "patient-linked at this level)")
     if result.hydrated:
         lines.append(f"hydrated:  {result.hydrated} referenced Medication/Observation resources")
+    if result.binaries:
+        lines.append(f"binaries:  {result.binaries} Binary resources referenced by report attachments")
+    if result.incomplete_searches:
+        lines.append(f"warning:   {result.incomplete_searches} search(es) ended before the server's Bundle.total "
+                     "(see log.ndjson, event search_incomplete; --strict makes this an error)")
     if result.deleted:
         lines.append(f"deleted:   {result.deleted} deletions in deleted/ (applied by the loader)")
     if result.errors:
         codes = ", ".join(f"{k} {v}" for k, v in sorted(result.error_codes.items()))
         lines.append(f"errors:    {result.errors} OperationOutcome(s) from the server in errors/ ({codes})")
-    typer.echo("\n".join(lines))
+    return lines
 
 
 def _fail(message: str, code: int) -> None:
+    if code == 130:
+        from screening.cli import _state
+
+        _state["interrupt_reported"] = True  # main() prints a bare "interrupted" only when nobody else did
     typer.echo(message if message.startswith(("error", "interrupted")) else f"error: {message}", err=True)
     raise typer.Exit(code)

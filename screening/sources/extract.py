@@ -38,17 +38,29 @@ from screening.sources.landing import (
 )
 from screening.sources.progress import Reporter
 
+# Every type a rule reads (clinical-rules.md; docs/extraction.md "What is extracted"). Binary is not
+# exported by type: the Binary resources that DiagnosticReport / DocumentReference attachments point to are
+# fetched by reference afterwards (binaries.py).
 DEFAULT_TYPES = (
     "Patient",
     "Observation",
     "Condition",
+    "Procedure",
+    "Encounter",
+    "ServiceRequest",
     "MedicationRequest",
     "MedicationStatement",
     "MedicationAdministration",
-    "Procedure",
-    "DiagnosticReport",
+    "MedicationDispense",
     "Medication",
+    "DiagnosticReport",
+    "DocumentReference",
+    "Practitioner",
+    "Organization",
+    "PractitionerRole",
 )
+# Not in the Patient compartment: a patient- or group-level export or crawl cannot ask for them by patient.
+NON_COMPARTMENT_TYPES = frozenset({"Medication", "Practitioner", "Organization", "PractitionerRole", "Binary"})
 _INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$")
 Mode = Literal["bulk", "search", "auto"]
 Level = Literal["system", "patient", "group"]
@@ -66,6 +78,9 @@ class ExtractResult:
     resumed: bool = False
     hydrated: int = 0
     error_codes: dict = field(default_factory=dict)
+    skipped_types: list = field(default_factory=list)  # default types the server's CapabilityStatement lacks
+    binaries: int = 0  # Binary resources fetched for report attachments
+    incomplete_searches: int = 0  # searches whose paging ended before Bundle.total
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -108,6 +123,7 @@ class Extraction:
         progress: bool = False,
         retry: RetryPolicy | None = None,
         page_size: int = 200,
+        strict: bool = False,
     ):
         if mode not in ("bulk", "search", "auto"):
             raise ExtractError(f"mode must be bulk, search or auto, not {mode!r}")
@@ -134,6 +150,10 @@ class Extraction:
         self.level = level
         self.group_id = group_id
         self.types = list(dict.fromkeys(types or DEFAULT_TYPES))
+        self.requested_types = list(self.types)  # the scope's identity, before the server's offer cuts it
+        self.default_types = not types  # the default list is cut to what the server offers; --type is not
+        self.skipped_types: list[str] = []
+        self.strict = strict
         self.since_option = since
         self.type_filters = list(type_filters or [])
         self.auth = auth or AuthConfig.none()
@@ -164,7 +184,7 @@ class Extraction:
             "url": self.fhir_url,
             "level": self.level,
             "group": self.group_id,
-            "types": sorted(self.types),
+            "types": sorted(self.requested_types),
             "filters": sorted(self.type_filters),
         }
         return hashlib.sha256(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
@@ -182,19 +202,19 @@ class Extraction:
             self.since = last["transactionTime"] if last else None
         else:
             self.since = self.since_option
-        if self.mode_requested != "bulk":
-            try:
-                self.capability, self.capability_headers = self.session.get_json(
-                    "metadata", "CapabilityStatement"
-                )
-            except FhirServerError:
-                if self.mode_requested == "auto":
-                    raise
-                self.capability = None
+        try:
+            self.capability, self.capability_headers = self.session.get_json(
+                "metadata", "CapabilityStatement"
+            )
+        except FhirServerError:
+            if self.mode_requested == "auto":
+                raise
+            self.capability = None
         if self.mode_requested == "auto":
             self.mode = "bulk" if _has_export(self.capability, self.level) else "search"
         else:
             self.mode = self.mode_requested
+        self._offered_types()
         self._open_folder()
         self.log.event(
             "kickoff_planned" if not self.resumed else "resumed",
@@ -203,9 +223,27 @@ class Extraction:
             fhirUrl=redact_url(self.fhir_url),
             since=self.since,
             types=self.types,
+            skippedTypes=self.skipped_types,  # default types the server does not offer (or not patient-linked)
             typeFilters=len(self.type_filters),
             auth=self.auth.kind,
         )
+
+    def _offered_types(self) -> None:
+        """Cut the default type list to what the server's CapabilityStatement offers (a server answers a
+        `_type` it does not support with HTTP 400) and, below system level, to the Patient compartment.
+        The dropped types are logged, kept in the result and printed by the CLI."""
+        if not self.default_types:
+            return
+        offered = search.supported_types(self.capability)
+        keep, dropped = [], []
+        for t in self.types:
+            if offered is not None and t not in offered:
+                dropped.append(t)
+            elif self.level != "system" and t in NON_COMPARTMENT_TYPES and t != "Medication":
+                dropped.append(t)  # Medication stays: hydrated from references at every level
+            else:
+                keep.append(t)
+        self.types, self.skipped_types = keep, dropped
 
     def _open_folder(self) -> None:
         key = self.scope_key()
@@ -221,6 +259,11 @@ class Extraction:
                 self.export_dir, self.resumed = d, True
                 self.state = StateFile(d, doc)
                 self.log = ExportLog(d, d.name)
+                stale = [p for p in d.rglob("*.part") if p.is_file()]
+                for p in stale:  # temp files of the run that crashed: their data is fetched again
+                    p.unlink(missing_ok=True)
+                if stale:
+                    self.log.event("stale_parts_removed", count=len(stale))
                 return
         export_id, d = new_export_dir(self.landing, self.mode)
         self.export_dir = d
@@ -420,6 +463,7 @@ class Extraction:
             capability=self.capability,
             page_size=self.page_size,
             cancel_event=self.cancel_event,
+            strict=self.strict,
         )
         units = crawler.plan()
         done = self.state.get("units")
@@ -437,13 +481,19 @@ class Extraction:
             )
 
         search.run_units(crawler, pending, self.max_concurrency, on_done)
-        self.log.event("crawl_complete", units=len(units), requests=crawler.requests)
+        self.log.event("crawl_complete", units=len(units), requests=crawler.requests,
+                       incompleteSearches=crawler.incomplete)
+        self.state.update(incomplete_searches=int(self.state.doc.get("incomplete_searches") or 0)
+                          + crawler.incomplete)
 
     # -- common tail -----
 
     def hydrate(self) -> int:
+        """Referenced Medications / Observations, then the Binaries that report attachments point to."""
+        from screening.sources.binaries import fetch_binaries
+
         self.state.update(status="hydrating")
-        return hydrate(
+        n = hydrate(
             self.session,
             self.export_dir,
             self.state,
@@ -451,6 +501,9 @@ class Extraction:
             fatal=self.mode == "search",
             cancel_event=self.cancel_event,
         )
+        fetch_binaries(self.session, self.export_dir, self.state, self.log, self.capability,
+                       cancel_event=self.cancel_event)
+        return n
 
     def finish(self) -> ExtractResult:
         d = self.export_dir
@@ -479,6 +532,9 @@ class Extraction:
             resumed=self.resumed,
             hydrated=int(self.state.doc.get("hydrated") or 0),
             error_codes=codes,
+            skipped_types=list(self.skipped_types),
+            binaries=int(self.state.doc.get("binaries") or 0),
+            incomplete_searches=int(self.state.doc.get("incomplete_searches") or 0),
         )
         self.state.update(status="complete", finished_at=now_iso())
         root = self._root_state()
@@ -499,6 +555,8 @@ class Extraction:
             errorCodes=codes,
             deleted=deleted,
             hydrated=result.hydrated,
+            binaries=result.binaries,
+            incompleteSearches=result.incomplete_searches,
             resumed=self.resumed,
         )
         if self.mode == "bulk" and self.state.doc.get("status_url"):
@@ -594,12 +652,14 @@ def extract(
     progress: bool = False,
     retry: RetryPolicy | None = None,
     page_size: int = 200,
+    strict: bool = False,
 ) -> ExtractResult:
     """Extract from `fhir_url` into a new (or resumed) folder under `landing`; see docs/extraction.md.
 
     mode: "bulk" ($export), "search" (REST crawl), "auto" ($export when the CapabilityStatement offers it).
     level: system / patient / group (Bulk: which $export; search: type-wide vs per-patient crawl).
     since: a FHIR instant, or "auto" for the last successful export's transactionTime of the same scope.
+    strict: a search whose paging ends before its Bundle.total fails the extraction (else: a warning).
     Ctrl-C cancels a running Bulk export with DELETE and re-raises KeyboardInterrupt.
     """
     return Extraction(
@@ -617,4 +677,5 @@ def extract(
         progress=progress,
         retry=retry,
         page_size=page_size,
+        strict=strict,
     ).run()

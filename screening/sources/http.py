@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 import httpx
 import orjson
 import stamina
+import stamina.instrumentation
 
 from screening.sources.errors import AuthError, FhirServerError, ServerUnreachableError
 
@@ -111,6 +113,9 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - now_ts)
 
 
+_REFERENCE = re.compile(r"\b([A-Z][A-Za-z]{2,})/(?!\$|_history\b)([A-Za-z0-9\-.]{1,64})")
+
+
 def operation_outcome_text(body: bytes, limit: int = 300) -> str:
     """'severity code: text; ...' from an OperationOutcome body, or a short note when the body is not one."""
     try:
@@ -126,7 +131,7 @@ def operation_outcome_text(body: bytes, limit: int = 300) -> str:
         text = issue.get("diagnostics") or (issue.get("details") or {}).get("text") or ""
         parts.append(f"{issue.get('severity', '?')} {issue.get('code', '?')}: {text}".strip().rstrip(":"))
     out = "; ".join(parts) or "OperationOutcome without issues"
-    out = " ".join(out.split())
+    out = _REFERENCE.sub(lambda m: f"{m.group(1)}/:id", " ".join(out.split()))  # servers echo Patient/123
     return out if len(out) <= limit else out[: limit - 3] + "..."
 
 
@@ -192,6 +197,31 @@ class RetryPolicy:
 def _is_tls_failure(exc: BaseException) -> bool:
     text = f"{exc} {exc.__cause__ or ''} {exc.__context__ or ''}".lower()
     return "certificate_verify_failed" in text or "certificate verify failed" in text
+
+
+def describe_retry_cause(exc: BaseException) -> str:
+    """'HTTP 503 from <url>' / 'ConnectError on <url>' for a retry line: URL redacted (ids and query values
+    that could identify a patient are masked), status kept."""
+    if isinstance(exc, RetryableStatus):
+        return f"HTTP {exc.status} from {exc.url}"
+    if isinstance(exc, MalformedResponse):
+        return str(exc)
+    if isinstance(exc, httpx.TransportError):
+        try:
+            where = redact_url(exc.request.url)
+        except RuntimeError:  # no request attached
+            where = "the server"
+        return f"{type(exc).__name__} on {where}"
+    return type(exc).__name__
+
+
+def _on_retry(details) -> None:
+    """stamina's default hook logs a bare 'stamina.retry_scheduled'; say what is retried and why."""
+    log.warning("retry %d in %.1f s: %s", details.retry_num, details.wait_for,
+                describe_retry_cause(details.caused_by))
+
+
+stamina.instrumentation.set_on_retry_hooks([_on_retry])
 
 
 def make_retry_hook(policy: RetryPolicy) -> Callable[[Exception], bool | float]:

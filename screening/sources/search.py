@@ -18,6 +18,7 @@ Observations referenced from DiagnosticReport.result are fetched afterwards by h
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import tempfile
 import threading
@@ -45,7 +46,9 @@ OBSERVATION_CATEGORIES = (
     "therapy",
     "activity",
 )
+NON_COMPARTMENT = frozenset({"Practitioner", "Organization", "PractitionerRole", "Binary"})
 PATIENT_CHUNK = 50
+log = logging.getLogger(__name__)
 PATIENTS_FILE = ".patients.json"
 
 
@@ -147,7 +150,10 @@ class Crawler:
         capability: dict | None,
         page_size: int = 200,
         cancel_event: threading.Event | None = None,
+        strict: bool = False,
     ):
+        self.strict = strict
+        self.incomplete = 0  # searches whose paging stopped before Bundle.total
         self.session, self.export_dir, self.state, self.log = session, export_dir, state, log
         self.level, self.group_id, self.since = level, group_id, since
         self.page_size = page_size
@@ -166,6 +172,8 @@ class Crawler:
 
     def _effective_types(self, types: list[str], capability: dict | None) -> list[str]:
         wanted = [t for t in types if t != "Medication"]  # Medications are hydrated from references
+        if self.level != "system":  # a per-patient crawl cannot ask for types outside the Patient compartment
+            wanted = [t for t in wanted if t not in NON_COMPARTMENT]
         supported = supported_types(capability)
         if supported is None:
             return wanted
@@ -341,13 +349,20 @@ class Crawler:
         if since and self.since:
             params.append(("_lastUpdated", f"gt{self.since}"))
         url: str | None = rtype
+        total: int | None = None
+        matched = 0
         while url:
             self._check_cancel()
             bundle = self._get_bundle(url, params)
+            if params is not None and isinstance(bundle.get("total"), int):
+                total = bundle["total"]  # the first page's count of matches
             params = None
             for entry in bundle.get("entry") or []:
                 res = entry.get("resource") if isinstance(entry, dict) else None
                 if isinstance(res, dict) and res.get("resourceType"):
+                    mode = (entry.get("search") or {}).get("mode") if isinstance(entry.get("search"), dict) \
+                        else None
+                    matched += mode in (None, "match")
                     yield res
             url = None
             for link in bundle.get("link") or []:
@@ -358,6 +373,20 @@ class Crawler:
                     f"search paging: the next link leaves the FHIR server "
                     f"({redact_url(url)}); refusing to follow"
                 )
+        if total is not None and matched < total:
+            self._incomplete(rtype, matched, total)
+
+    def _incomplete(self, rtype: str, matched: int, total: int) -> None:
+        """Paging ended (no `next` link) before Bundle.total matches arrived: some servers cap paging.
+        A warning (and a count in the summary); under --strict the extraction fails (exit 10)."""
+        with self._lock:
+            self.incomplete += 1
+        self.log.event("search_incomplete", type=rtype, received=matched, total=total)
+        message = (f"search for {rtype}: the server stopped paging after {matched} of the {total} matches "
+                   "it reported (no next link)")
+        if self.strict:
+            raise ExportFailedError(f"{message}; --strict refuses a partial extraction")
+        log.warning("warning: %s; the rest is missing from this extraction", message)
 
     def _get_bundle(self, url: str, params) -> dict:
         def handle(resp: httpx.Response) -> dict:

@@ -1,5 +1,10 @@
 -- medication / medication_coding: Medication resources (referenced by medicationReference).
--- medication_use: MedicationStatement, MedicationRequest and MedicationAdministration in one shape (first dosage).
+-- medication_use: MedicationStatement, MedicationRequest, MedicationAdministration and MedicationDispense in one
+-- shape (first dosage; every dosage line is in medication_dosage, below).
+-- Dates (clinical-rules.md 8): start = validityPeriod.start else authoredOn (request), whenHandedOver else
+-- whenPrepared (dispense), effectiveDateTime / effectivePeriod.start (statement, administration); end_raw is
+-- effectivePeriod.end only: validityPeriod.end is how long a prescription may be filled, never exposure.
+-- Supply: expectedSupplyDuration x (1 + repeats) (request), daysSupply (dispense, never x repeats).
 -- medication_use_coding: every coding of the drug, whether inline, in a contained Medication or a referenced one.
 CREATE OR REPLACE TEMP TABLE _med AS
 SELECT r.id, r.source_file, r.source_line, r.version_id, r.last_updated,
@@ -36,21 +41,26 @@ WITH base AS (
              "subject": {"reference": "VARCHAR"},
              "effectiveDateTime": "VARCHAR", "effectivePeriod": {"start": "VARCHAR", "end": "VARCHAR"},
              "dateAsserted": "VARCHAR", "authoredOn": "VARCHAR",
+             "whenHandedOver": "VARCHAR", "whenPrepared": "VARCHAR",
+             "daysSupply": {"value": "DOUBLE", "unit": "VARCHAR", "code": "VARCHAR"},
+             "quantity": {"value": "DOUBLE", "unit": "VARCHAR", "code": "VARCHAR"},
              "dispenseRequest": {"validityPeriod": {"start": "VARCHAR", "end": "VARCHAR"},
                                  "numberOfRepeatsAllowed": "BIGINT",
                                  "quantity": {"value": "DOUBLE", "unit": "VARCHAR", "code": "VARCHAR"},
                                  "expectedSupplyDuration": {"value": "DOUBLE", "unit": "VARCHAR", "code": "VARCHAR"}}
            }') AS j,
            CASE r.resource_type
-               WHEN 'MedicationStatement' THEN json_extract(r.body, '$.dosage[0]')
-               WHEN 'MedicationRequest' THEN json_extract(r.body, '$.dosageInstruction[0]')
-               ELSE json_extract(r.body, '$.dosage')
-           END AS dosage_json
+               WHEN 'MedicationStatement' THEN json_extract(r.body, '$.dosage')
+               WHEN 'MedicationAdministration' THEN json_extract(r.body, '$.dosage')
+               ELSE json_extract(r.body, '$.dosageInstruction')
+           END AS dosage_list
     FROM resource_raw r
-    WHERE r.resource_type IN ('MedicationStatement', 'MedicationRequest', 'MedicationAdministration')
+    WHERE r.resource_type IN ('MedicationStatement', 'MedicationRequest', 'MedicationAdministration',
+                              'MedicationDispense')
 )
-SELECT source_type, id, source_file, source_line, version_id, last_updated, j,
-       json_transform(dosage_json, '{
+SELECT source_type, id, source_file, source_line, version_id, last_updated, j, dosage_list,
+       json_transform(CASE WHEN source_type = 'MedicationAdministration' THEN dosage_list
+                           ELSE json_extract(dosage_list, '$[0]') END, '{
          "text": "VARCHAR", "asNeededBoolean": "BOOLEAN",
          "route": {"coding": [{"system": "VARCHAR", "code": "VARCHAR", "display": "VARCHAR"}], "text": "VARCHAR"},
          "timing": {"repeat": {"frequency": "DOUBLE", "period": "DOUBLE", "periodUnit": "VARCHAR",
@@ -65,23 +75,77 @@ SELECT source_type, id, source_file, source_line, version_id, last_updated,
        j.status AS status, j.intent AS intent, j.subject.reference AS subject_ref,
        j.medicationCodeableConcept AS med_cc, j.medicationReference.reference AS med_ref,
        j.medicationReference.display AS med_ref_display, j.contained AS contained,
-       CASE WHEN source_type = 'MedicationRequest' THEN coalesce(j.dispenseRequest.validityPeriod."start", j.authoredOn)
+       CASE source_type WHEN 'MedicationRequest' THEN coalesce(j.dispenseRequest.validityPeriod."start", j.authoredOn)
+                        WHEN 'MedicationDispense' THEN coalesce(j.whenHandedOver, j.whenPrepared)
             ELSE coalesce(j.effectiveDateTime, j.effectivePeriod."start") END AS start_raw,
-       CASE WHEN source_type = 'MedicationRequest' THEN j.dispenseRequest.validityPeriod."end"
+       CASE WHEN source_type IN ('MedicationRequest', 'MedicationDispense') THEN NULL
             ELSE j.effectivePeriod."end" END AS end_raw,
-       CASE WHEN source_type = 'MedicationRequest' THEN j.authoredOn ELSE j.dateAsserted END AS asserted_raw,
-       j.dispenseRequest.expectedSupplyDuration.value AS supply_value,
-       coalesce(j.dispenseRequest.expectedSupplyDuration.code, j.dispenseRequest.expectedSupplyDuration.unit)
-           AS supply_unit,
-       j.dispenseRequest.numberOfRepeatsAllowed AS repeats,
-       j.dispenseRequest.quantity.value AS quantity_value,
-       coalesce(j.dispenseRequest.quantity.code, j.dispenseRequest.quantity.unit) AS quantity_unit,
+       CASE source_type WHEN 'MedicationRequest' THEN j.authoredOn WHEN 'MedicationStatement' THEN j.dateAsserted
+       END AS asserted_raw,
+       CASE WHEN source_type = 'MedicationDispense' THEN j.daysSupply.value
+            ELSE j.dispenseRequest.expectedSupplyDuration.value END AS supply_value,
+       CASE WHEN source_type = 'MedicationDispense' THEN   -- daysSupply is days unless it says weeks / months
+                CASE WHEN lower(coalesce(j.daysSupply.code, j.daysSupply.unit)) IN ('wk', 'week', 'weeks', 'mo',
+                                                                                   'month', 'months')
+                     THEN coalesce(j.daysSupply.code, j.daysSupply.unit) ELSE 'd' END
+            ELSE coalesce(j.dispenseRequest.expectedSupplyDuration.code, j.dispenseRequest.expectedSupplyDuration.unit)
+       END AS supply_unit,
+       CASE WHEN source_type = 'MedicationRequest' THEN j.dispenseRequest.numberOfRepeatsAllowed END AS repeats,
+       CASE WHEN source_type = 'MedicationDispense' THEN j.quantity.value ELSE j.dispenseRequest.quantity.value END
+           AS quantity_value,
+       CASE WHEN source_type = 'MedicationDispense' THEN coalesce(j.quantity.code, j.quantity.unit)
+            ELSE coalesce(j.dispenseRequest.quantity.code, j.dispenseRequest.quantity.unit) END AS quantity_unit,
        d.route AS route, d.text AS dosage_text, d.asNeededBoolean AS as_needed, d.timing.repeat AS rep,
        coalesce(d.doseAndRate[1].doseQuantity.value, d.dose.value) AS dose_value,
        coalesce(d.doseAndRate[1].doseQuantity.code, d.doseAndRate[1].doseQuantity.unit, d.dose.code, d.dose.unit)
            AS dose_unit
 FROM _use_raw;
 
+-- medication_dosage: every dosage line of every medication use, in the order written (line_no from 1):
+-- MedicationStatement.dosage[], MedicationRequest / MedicationDispense.dosageInstruction[] and the single
+-- MedicationAdministration.dosage (its `dose` in place of doseAndRate). clinical-rules.md 8: "every dosage line
+-- counts"; sequence, bounds and route are per line (sql/model/50_medication.sql schedules them). Cut from the
+-- dosage JSON already extracted above, so the resource body is parsed once.
+CREATE OR REPLACE TEMP TABLE _dosage_raw AS
+SELECT source_type, id AS use_id, unnest(lines) AS d, generate_subscripts(lines, 1) AS line_no
+FROM (
+    SELECT source_type, id,
+           CASE WHEN source_type = 'MedicationAdministration' THEN
+                    CASE WHEN dosage_list IS NOT NULL THEN [dosage_list] END
+                ELSE json_extract(dosage_list, '$[*]') END AS lines
+    FROM _use_raw WHERE dosage_list IS NOT NULL
+)
+WHERE len(lines) > 0;
+
+CREATE OR REPLACE TABLE medication_dosage AS
+WITH t AS (
+    SELECT source_type, use_id, line_no,
+           json_transform(d, '{
+             "sequence": "BIGINT", "text": "VARCHAR", "asNeededBoolean": "BOOLEAN",
+             "route": {"coding": [{"system": "VARCHAR", "code": "VARCHAR", "display": "VARCHAR"}], "text": "VARCHAR"},
+             "timing": {"repeat": {"frequency": "DOUBLE", "period": "DOUBLE", "periodUnit": "VARCHAR",
+                                   "boundsDuration": {"value": "DOUBLE", "code": "VARCHAR", "unit": "VARCHAR"},
+                                   "boundsPeriod": {"start": "VARCHAR", "end": "VARCHAR"}}},
+             "doseAndRate": [{"doseQuantity": {"value": "DOUBLE", "unit": "VARCHAR", "code": "VARCHAR"}}],
+             "dose": {"value": "DOUBLE", "unit": "VARCHAR", "code": "VARCHAR"}
+           }') AS x
+    FROM _dosage_raw
+)
+SELECT source_type, use_id, line_no, x.sequence AS sequence, x.text AS dosage_text, x.asNeededBoolean AS as_needed,
+       x.route.coding[1].system AS route_system, x.route.coding[1].code AS route_code,
+       coalesce(x.route.text, x.route.coding[1].display) AS route_text,
+       coalesce(x.doseAndRate[1].doseQuantity.value, x.dose.value) AS dose_value,
+       coalesce(x.doseAndRate[1].doseQuantity.code, x.doseAndRate[1].doseQuantity.unit, x.dose.code, x.dose.unit)
+           AS dose_unit,
+       x.timing.repeat.frequency AS timing_frequency, x.timing.repeat.period AS timing_period,
+       x.timing.repeat.periodUnit AS timing_period_unit,
+       duration_days(x.timing.repeat.boundsDuration.value,
+                     coalesce(x.timing.repeat.boundsDuration.code, x.timing.repeat.boundsDuration.unit)) AS bounds_days,
+       fhir_date(x.timing.repeat.boundsPeriod."start") AS bounds_start,
+       fhir_date_end(x.timing.repeat.boundsPeriod."end") AS bounds_end
+FROM t;
+
+DROP TABLE _dosage_raw;
 DROP TABLE _use_raw;
 
 CREATE OR REPLACE TABLE medication_use AS

@@ -1,69 +1,105 @@
 -- Medication facts the screens use, per patient.
 
--- gc_interval: systemic glucocorticoid exposure inside the exposure window, clipped to it (inclusive days).
--- Systemic = oral or parenteral route (dosage route, else the dose form in the name); with no route at all only the
--- ingredients marked route_unknown_counts (prednisone, prednisolone, methylprednisolone, deflazacort, cortisone).
--- Hydrocortisone up to replacement_hc_max_mg/day (or of unknown dose) is replacement, not exposure, when adrenal
--- insufficiency or hypopituitarism is coded.
+-- gc_interval: systemic glucocorticoid dosage lines (med_segment) inside the exposure window, clipped to it
+-- (inclusive days). Systemic = oral or parenteral route of the line (coded route, route text tokens, else the dose
+-- form in the name); with no route at all only the ingredients marked route_unknown_counts (prednisone,
+-- prednisolone, methylprednisolone, deflazacort, cortisone). Hydrocortisone up to replacement_hc_max_mg/day (or of
+-- unknown dose) is replacement, not exposure, when adrenal insufficiency or hypopituitarism is coded.
 CREATE OR REPLACE TABLE gc_interval AS
-WITH win AS (SELECT CAST($as_of AS DATE) - to_months(CAST($lookback_gc_window_months AS INTEGER)) AS ws),
+WITH win AS (SELECT CAST(CAST($as_of AS DATE) - to_months(CAST($lookback_gc_window_months AS INTEGER)) AS DATE) AS ws),
 replacement AS (
     SELECT DISTINCT patient_id FROM condition_fact WHERE concept = 'adrenal_insufficiency' AND is_active
 )
-SELECT e.*, f.factor AS pred_factor,
-       e.daily_amount * f.factor AS daily_pred_mg,
-       greatest(e.start_date, win.ws) AS clip_start,
-       least(e.end_day, CAST($as_of AS DATE)) AS clip_end,
-       date_diff('day', greatest(e.start_date, win.ws), least(e.end_day, CAST($as_of AS DATE))) + 1 AS clip_days
-FROM med_exposure e
+SELECT s.*, f.factor AS pred_factor,
+       s.daily_amount * f.factor AS daily_pred_mg,
+       s.use_start <= $as_of AND s.use_end >= $as_of AS covers_as_of,
+       greatest(s.seg_start, win.ws) AS clip_start,
+       least(s.seg_end, CAST($as_of AS DATE)) AS clip_end,
+       date_diff('day', greatest(s.seg_start, win.ws), least(s.seg_end, CAST($as_of AS DATE))) + 1 AS clip_days
+FROM med_segment s
 CROSS JOIN win
-JOIN cfg_pred_factor f ON f.ingredient = e.ingredient
-WHERE e.drug_group = 'glucocorticoid' AND e.started
-  AND (e.route_class IN ('oral', 'parenteral') OR (e.route_class IS NULL AND e.route_unknown_counts))
-  AND e.end_day >= win.ws
-  AND NOT (e.ingredient = 'hydrocortisone'
-           AND e.patient_id IN (SELECT patient_id FROM replacement)
-           AND coalesce(e.daily_amount, 0) <= $glucocorticoid_replacement_hc_max_mg);
+JOIN cfg_pred_factor f ON f.ingredient = s.ingredient
+WHERE s.drug_group = 'glucocorticoid' AND s.seg_start <= $as_of
+  AND (s.route_class IN ('oral', 'parenteral') OR (s.route_class IS NULL AND s.route_unknown_counts))
+  AND s.seg_end >= win.ws
+  AND NOT (s.ingredient = 'hydrocortisone'
+           AND s.patient_id IN (SELECT patient_id FROM replacement)
+           AND coalesce(s.daily_amount, 0) <= $glucocorticoid_replacement_hc_max_mg);
 
--- gc_exposure: per patient, merged exposure days (overlaps merged first), prednisone-equivalent mg, mean dose.
--- The mean is computed only when every interval has a dose; otherwise the exposure is "dose unknown".
--- A qualifying order: an active order covering the as-of date whose supply x (1 + repeats) reaches min_days.
-CREATE OR REPLACE TABLE gc_exposure AS
-WITH ordered AS (
-    SELECT patient_id, clip_start, clip_end,
-           max(clip_end) OVER (PARTITION BY patient_id ORDER BY clip_start, clip_end
-                               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end
-    FROM gc_interval
+-- gc_day: the patient's glucocorticoid days cut into blocks where the same records run (boundaries of every clipped
+-- line). Per block and ingredient one record gives the dose (clinical-rules.md 8): the administration, else the
+-- dispense, else the statement, else the order (then a known dose, the latest start, the reference); lines of that
+-- record running together add up. Different ingredients add up; a block's dose is known when every ingredient's is.
+CREATE OR REPLACE TABLE gc_day AS
+WITH pts AS (
+    SELECT DISTINCT patient_id, p FROM (
+        SELECT patient_id, clip_start AS p FROM gc_interval
+        UNION ALL SELECT patient_id, clip_end + 1 FROM gc_interval)
 ),
-islands AS (
-    SELECT patient_id, clip_start, clip_end,
-           sum(CASE WHEN prev_end IS NULL OR clip_start > prev_end THEN 1 ELSE 0 END)
-               OVER (PARTITION BY patient_id ORDER BY clip_start, clip_end ROWS UNBOUNDED PRECEDING) AS island
-    FROM ordered
+blocks AS (
+    SELECT patient_id, p AS b_start, lead(p) OVER (PARTITION BY patient_id ORDER BY p) - 1 AS b_end FROM pts
 ),
-merged AS (
-    SELECT patient_id, sum(date_diff('day', s, e) + 1) AS merged_days
-    FROM (SELECT patient_id, island, min(clip_start) AS s, max(clip_end) AS e FROM islands GROUP BY ALL)
-    GROUP BY patient_id
+per_record AS (
+    SELECT b.patient_id, b.b_start, b.b_end, g.ingredient, g.resource_ref, g.source_type,
+           min(g.use_start) AS use_start,
+           CASE WHEN bool_and(g.daily_pred_mg IS NOT NULL) THEN sum(g.daily_pred_mg) END AS pred_mg_day
+    FROM blocks b
+    JOIN gc_interval g ON g.patient_id = b.patient_id AND g.clip_start <= b.b_start AND g.clip_end >= b.b_end
+    WHERE b.b_end IS NOT NULL
+    GROUP BY ALL
 ),
-agg AS (
-    SELECT patient_id,
-           bool_and(daily_pred_mg IS NOT NULL) AS dose_known,
-           sum(daily_pred_mg * clip_days) AS pred_mg,
-           bool_or(covers_as_of) AS current,
-           bool_or(source_type = 'MedicationRequest' AND status IN ('active', 'on-hold') AND covers_as_of
-                   AND expected_days >= $glucocorticoid_min_days
-                   AND (daily_pred_mg IS NULL OR daily_pred_mg >= $glucocorticoid_min_mean_mg)) AS qualifying_order,
-           max(clip_end) AS last_day
-    FROM gc_interval GROUP BY patient_id
+chosen AS (
+    SELECT * FROM per_record
+    QUALIFY row_number() OVER (
+        PARTITION BY patient_id, b_start, ingredient
+        ORDER BY CASE source_type WHEN 'MedicationAdministration' THEN 1 WHEN 'MedicationDispense' THEN 2
+                                  WHEN 'MedicationStatement' THEN 3 ELSE 4 END,
+                 pred_mg_day IS NULL, use_start DESC, resource_ref) = 1
 )
-SELECT a.patient_id, m.merged_days, a.dose_known, a.current, a.qualifying_order, a.last_day,
-       CASE WHEN a.dose_known THEN a.pred_mg / m.merged_days END AS mean_mg,
-       (m.merged_days >= $glucocorticoid_min_days
-            AND (NOT a.dose_known OR a.pred_mg / m.merged_days >= $glucocorticoid_min_mean_mg))
-           OR a.qualifying_order AS fires,
-       a.dose_known AND a.current AND a.pred_mg / m.merged_days >= $glucocorticoid_high_dose_mg AS high_dose
-FROM agg a JOIN merged m USING (patient_id);
+SELECT patient_id, b_start, b_end, date_diff('day', b_start, b_end) + 1 AS days,
+       bool_and(pred_mg_day IS NOT NULL) AS known,
+       CASE WHEN bool_and(pred_mg_day IS NOT NULL) THEN sum(pred_mg_day) END AS pred_mg_day,
+       b_start <= $as_of AND b_end >= $as_of AS is_as_of
+FROM chosen GROUP BY patient_id, b_start, b_end;
+
+-- gc_exposure: per patient, merged exposure days, known-dose days and the known-dose mean (prednisone-equivalent
+-- mg over the days whose dose is known / those days). The 2.5 mg/day threshold applies when at least half of the
+-- merged days have a known dose (dose_known), otherwise the cause fires as "dose unknown"; some unknown days make
+-- "dose partly unknown". The 7.5 mg/day trigger and the FRAX multiplier need the block on the as-of date to have a
+-- known dose (`current`). A qualifying order: an active / on-hold dated order covering the as-of date whose
+-- supply x (1 + repeats) reaches min_days.
+CREATE OR REPLACE TABLE gc_exposure AS
+WITH d AS (
+    SELECT patient_id, sum(days) AS merged_days,
+           coalesce(sum(days) FILTER (WHERE known), 0) AS known_days,
+           sum(pred_mg_day * days) FILTER (WHERE known) AS pred_mg,
+           coalesce(bool_or(is_as_of AND known), false) AS current,
+           coalesce(bool_or(is_as_of), false) AS covers_as_of,
+           max(b_end) AS last_day
+    FROM gc_day GROUP BY patient_id
+),
+o AS (
+    SELECT patient_id,
+           bool_or(source_type = 'MedicationRequest' AND status IN ('active', 'on-hold') AND covers_as_of
+                   AND NOT no_dates AND expected_days >= $glucocorticoid_min_days
+                   AND (daily_pred_mg IS NULL OR daily_pred_mg >= $glucocorticoid_min_mean_mg)) AS qualifying_order
+    FROM gc_interval GROUP BY patient_id
+),
+m AS (
+    SELECT d.*, coalesce(o.qualifying_order, false) AS qualifying_order,
+           d.known_days > 0 AND d.known_days * 2 >= d.merged_days AS dose_known,
+           d.known_days > 0 AND d.known_days < d.merged_days AS dose_partly_unknown,
+           CASE WHEN d.known_days > 0 THEN d.pred_mg / d.known_days END AS mean_mg
+    FROM d LEFT JOIN o USING (patient_id)
+)
+SELECT patient_id, merged_days, known_days, dose_known, dose_partly_unknown, current, covers_as_of,
+       qualifying_order, last_day, mean_mg,
+       (merged_days >= $glucocorticoid_min_days AND (NOT dose_known OR mean_mg >= $glucocorticoid_min_mean_mg))
+           OR qualifying_order AS fires,
+       current AND mean_mg >= $glucocorticoid_high_dose_mg
+           AND ((merged_days >= $glucocorticoid_min_days AND (NOT dose_known OR mean_mg >= $glucocorticoid_min_mean_mg))
+                OR qualifying_order) AS high_dose
+FROM m;
 
 -- op_therapy: osteoporosis pharmacotherapy whose last dose / order / statement (interval end or administration day)
 -- lies inside its class window (settings [op_therapy_months]); ibandronate given parenterally uses ibandronate_iv.

@@ -131,7 +131,17 @@ class FhirTestServer:
         export_errors: list[dict] | None = None,
         evil_names: bool = False,
         tls: tuple[str, str] | None = None,
+        extra_types: tuple[str, ...] = (),
+        strict_types: bool = False,
+        paging_stops_after: int | None = None,
     ):
+        # extra_types: more types offered (CapabilityStatement, search, read), e.g. Encounter or Binary.
+        # strict_types: a kick-off whose _type names a type not offered answers HTTP 400 (as SMART's
+        # reference bulk server does). paging_stops_after: searches drop the `next` link after this many
+        # pages although Bundle.total says more exist (a server capping its paging).
+        self.extra_types = tuple(extra_types)
+        self.strict_types = strict_types
+        self.paging_stops_after = paging_stops_after
         self.lock = threading.RLock()
         self.store: dict[tuple[str, str], dict] = {}
         self.deleted: dict[tuple[str, str], tuple[datetime, dict]] = {}
@@ -333,8 +343,12 @@ class FhirTestServer:
             ]
         return found
 
+    @property
+    def search_types(self) -> tuple[str, ...]:
+        return (*SEARCH_TYPES, *self.extra_types)
+
     def capability(self) -> dict:
-        types = [t for t in SEARCH_TYPES if t != "MedicationStatement" or self.medication_statement]
+        types = [t for t in self.search_types if t != "MedicationStatement" or self.medication_statement]
         resources = []
         for t in types:
             entry = {
@@ -740,7 +754,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _search(self, rtype: str, query: str) -> None:
         srv = self.srv
         params = [(k, v) for k, v in parse_qsl(query) if k not in ("_count", "_offset")]
-        if rtype not in SEARCH_TYPES or (rtype == "MedicationStatement" and not srv.medication_statement):
+        if rtype not in srv.search_types or (rtype == "MedicationStatement" and not srv.medication_statement):
             self._json(404, outcome("not-supported", f"resource type {rtype} not supported"))
             return
         if (
@@ -758,7 +772,8 @@ class _Handler(BaseHTTPRequestHandler):
         found = srv.search(rtype, params)
         page = found[offset : offset + count]
         links = [{"relation": "self", "url": f"{srv.base_url}/{rtype}?{query}"}]
-        if offset + count < len(found):
+        capped = srv.paging_stops_after is not None and offset // max(count, 1) + 1 >= srv.paging_stops_after
+        if offset + count < len(found) and not capped:
             nxt = urlencode(params + [("_count", str(count)), ("_offset", str(offset + count))])
             links.append({"relation": "next", "url": f"{srv.base_url}/{rtype}?{nxt}"})
         self._json(
@@ -796,6 +811,13 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._json(404, outcome("not-found", "no such $export"))
             return
+        if srv.strict_types:
+            offered = {r["type"] for r in srv.capability()["rest"][0]["resource"]}
+            asked = [t for v in parse_qs(query).get("_type", []) for t in v.split(",") if t]
+            unknown = [t for t in asked if t not in offered]
+            if unknown:
+                self._json(400, outcome("not-supported", f"unsupported _type: {','.join(unknown)}"))
+                return
         job = srv.create_job(level, gid, query, f"{srv.base_url}/{'/'.join(segs)}?{query}")
         if isinstance(job, dict):
             self._json(400 if job["issue"][0]["code"] != "not-found" else 404, job)

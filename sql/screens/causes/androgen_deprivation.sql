@@ -2,7 +2,8 @@
 -- lookback.hormone_therapy_months. Ingredients: config/medications (drug_group androgen_deprivation; an administered depot covers its labelled interval).
 INSERT INTO screen_hits
 SELECT patient_id, 'cause', 'androgen_deprivation', resource_ref, daily_amount, amount_unit, least(end_day, $as_of),
-       ingredient || CASE WHEN covers_as_of THEN ' active (since ' || fmt_date(start_date) || ')'
+       ingredient || CASE WHEN no_dates THEN ' active (reported without dates)'
+                          WHEN covers_as_of THEN ' active (since ' || fmt_date(start_date) || ')'
                           ELSE ' ' || fmt_date(start_date) || ' to ' || fmt_date(end_day) END,
        NULL, ingredient
 FROM med_exposure
