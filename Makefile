@@ -14,7 +14,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 90
 
-.PHONY: demo test lint bench clean setup
+.PHONY: demo test lint bench clean setup bench-dxa-text
 
 setup: $(STAMP)
 
@@ -36,6 +36,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+bench-dxa-text: $(STAMP)
+	$(BIN)/python bench/dxa_text.py
 
 clean:
 	rm -rf $(OUT) .prefect .pytest_cache

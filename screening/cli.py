@@ -315,6 +315,9 @@ def _check_config(config: Path | None) -> None:
 
     settings = load_settings(config)
     load_code_tables(duckdb.connect(), settings.config_dirs)
+    from screening.reports.extract import grammar_path, load_grammar
+
+    load_grammar(grammar_path(settings.config_dirs))
 
 
 def _print_summary(summary: dict) -> None:
@@ -333,6 +336,9 @@ def _print_summary(summary: dict) -> None:
         lines.append(f"snapshot:  {finish['snapshot']} ({'published' if finish['snapshot_published'] else 'unchanged'}"
                      f"; {finish['new']} new, {finish['resolved']} resolved since the last run)")
         lines.append(f"report:    {finish['report_markdown']}")
+    if "data_quality" in export:
+        lines.append(f"data quality: {export['data_quality_warnings']} warnings (every patient) -> "
+                     f"{export['data_quality']}")
     if load["quarantined"]:
         lines.append("quarantine: osteoscreen query --db <db> \"SELECT source_file, source_line, field, reason "
                      "FROM quarantine\"")
@@ -447,6 +453,40 @@ def serve(
     from screening.serve import serve as serve_deployments
 
     serve_deployments(file, name or None, home, port, echo=lambda m: typer.echo(m, err=True))
+
+
+valuesets_app = typer.Typer(no_args_is_help=True, help="Code lists: build them from published ValueSet expansions.")
+app.add_typer(valuesets_app, name="valuesets")
+
+
+@valuesets_app.command("import")
+def valuesets_import(
+    file: Annotated[Path, typer.Argument(help="FHIR ValueSet JSON with an expansion (VSAC / eCQM).")],
+    name: Annotated[str, typer.Option("--name", help="Concept (code-list) name, e.g. inflammatory_disease.")],
+    out: Annotated[Path | None, typer.Option("--out", help="CSV to create or merge into.",
+                                             show_default="$OSTEOSCREEN_CONFIG/valuesets/<name>.csv, else "
+                                             "config/valuesets/<name>.csv")] = None,
+    system: Annotated[list[str] | None, typer.Option("--system", help="Keep only this system (repeatable).")] = None,
+    qualifier: Annotated[str, typer.Option("--qualifier", help="Qualifier of the imported rows.")] = "",
+    qualify: Annotated[list[str] | None, typer.Option("--qualify", help="REGEX=QUALIFIER on the display.")] = None,
+    include: Annotated[str | None, typer.Option("--include", help="Keep only displays matching.")] = None,
+    exclude: Annotated[str | None, typer.Option("--exclude", help="Drop displays matching.")] = None,
+) -> None:
+    """Turn a ValueSet expansion into config/valuesets/<name>.csv rows (source per row); merges, never duplicates."""
+    from screening.codes.importer import ImportOptions, import_valueset, parse_qualify
+    from screening.errors import InputPathError
+
+    if not file.is_file():
+        raise InputPathError(f"{file}: no such file")
+    from screening.paths import site_config_dir
+
+    # The site config folder (OSTEOSCREEN_CONFIG) when there is one: never the packaged defaults.
+    target = out or (site_config_dir() or Path("config")) / "valuesets" / f"{name}.csv"
+    opts = ImportOptions(concept=name, systems=system or [], qualifier=qualifier,
+                         qualify=parse_qualify(qualify or []), include=include, exclude=exclude)
+    c = import_valueset(file, target, opts)
+    typer.echo(f"{c['source']}: {c['expansion']} codes in the expansion, {c['selected']} selected, "
+               f"{c['added']} added -> {target} ({c['rows']} rows)")
 
 
 def main() -> None:

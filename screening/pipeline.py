@@ -11,6 +11,7 @@ from pathlib import Path
 
 from screening.database import open_database
 from screening.errors import InputPathError, OsteoscreenError, OutputError, UnexpectedError, classify
+from screening.export.data_quality_csv import write_data_quality_csv
 from screening.export.safe_files import ensure_private_dir
 from screening.export.worklist_csv import write_worklist_csv
 from screening.load import SourceError, load_source
@@ -84,7 +85,9 @@ def export_step(db: Path, out: Path) -> dict:
             path, rows = write_worklist_csv(con, Path(out))
             counts = dict(con.execute(
                 "SELECT priority, count(*) FROM worklist GROUP BY priority").fetchall())
-            return {"worklist": str(path), "listed": rows, "by_priority": counts}
+            dq_path, dq_rows = write_data_quality_csv(con, Path(out))
+            return {"worklist": str(path), "listed": rows, "by_priority": counts,
+                    "data_quality": str(dq_path), "data_quality_warnings": dq_rows}
         finally:
             con.close()
 

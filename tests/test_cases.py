@@ -5,7 +5,7 @@ A case: {"title", "as_of", "resources": [FHIR resources], "expect": {patient_id:
          optional "config": {...}}.
 An expected row lists only the columns it cares about: exact values for priority, risk_markers, causes,
 unaddressed, name, mrn, birth_date, sex; `evidence_contains`, `evidence_ids_contains`, `actions_contains`,
-`dq_contains` are substrings that must appear.
+`dq_contains` are substrings that must appear; `evidence_lacks`, `actions_lacks`, `dq_lacks` must not.
 
 Speed: cases are loaded through the real loader (`load_source`) and screened together, one database per as-of
 date; every id and reference is prefixed with the case number so the cases cannot see each other. A case
@@ -33,7 +33,8 @@ CONTAINS = {
     "actions_contains": "recommended_actions",
     "dq_contains": "data_quality_warnings",
 }
-REF_TYPES = ("Patient", "Medication", "Observation", "Condition", "Encounter", "Procedure", "ServiceRequest")
+REF_TYPES = ("Patient", "Medication", "Observation", "Condition", "Encounter", "Procedure", "ServiceRequest",
+             "DiagnosticReport", "DocumentReference")
 
 
 def prefix_ids(resource, prefix: str):
@@ -168,6 +169,10 @@ def test_case(idx, results):
         for needle in want.get("evidence_lacks", []):
             if needle in got["evidence"]:
                 problems.append(f"{pid}: evidence should not contain {needle!r}: {got['evidence']!r}")
+        for key, col in (("actions_lacks", "recommended_actions"), ("dq_lacks", "data_quality_warnings")):
+            for needle in want.get(key, []):
+                if needle in got[col]:
+                    problems.append(f"{pid}: {col} should not contain {needle!r}: {got[col]!r}")
     for h in case.get("expect_hits", []):
         found = [
             x

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import json
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -150,3 +156,119 @@ def test_undeclared_code_system_in_a_local_list_is_a_config_error(tmp_path):
     assert err.value.exit_code == 5
     (tmp_path / "code_systems.csv").write_text("alias,canonical\nhttp://nobody.example/x,http://nobody.example/x\n")
     load_code_tables(duckdb.connect(), [CONFIG_DIR, tmp_path])
+
+
+# --- importer: FHIR ValueSet expansion -> code-list CSV (osteoscreen valuesets import) -----------------------
+
+VSAC_DIR = DEFAULT_CONFIG_DIR / "valuesets" / "vsac"
+MYELOMA_VS = VSAC_DIR / "valueset-2.16.840.1.113883.3.464.1003.1011.json"  # real VSAC expansion, 15 codes
+OSTEO = Path(sys.executable).parent / "osteoscreen"
+
+
+def _run_cli(*args, cwd=None):
+    return subprocess.run([str(OSTEO), *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=120)
+
+
+def test_import_cli_writes_rows_with_source_and_merges(tmp_path):
+    out = tmp_path / "myeloma.csv"
+    out.write_text(
+        "# concept: myeloma\n# source: curated list\nsystem,code,display,match,qualifier\n"
+        "http://snomed.info/sct,277577000,Monoclonal gammopathy of uncertain significance,exact,\n"
+        "http://snomed.info/sct,109989006,Multiple myeloma,exact,curated_qual\n",
+        encoding="utf-8",
+    )
+    r = _run_cli("valuesets", "import", MYELOMA_VS, "--name", "myeloma", "--out", out, "--system", "snomed")
+    assert r.returncode == 0, r.stderr
+    assert "15 codes in the expansion, 12 selected, 11 added" in r.stdout
+    first = out.read_text(encoding="utf-8")
+    rows, meta = read_valueset_csv(out, {})
+    assert meta["source"] == "curated list"  # the header is kept
+    src = "http://cts.nlm.nih.gov/fhir/ValueSet/2.16.840.1.113883.3.464.1003.1011|20240112"
+    by_code = {r.code: r for r in rows}
+    assert by_code["277577000"].row_source == "curated"
+    assert by_code["109989006"].row_source == "curated" and by_code["109989006"].qualifier == "curated_qual"
+    assert by_code["413587002"].row_source == src  # smoldering myeloma: a descendant the curated list lacked
+    assert len(rows) == 13 and len(by_code) == 13  # no code twice
+    assert all(r.system == "http://snomed.info/sct" for r in rows)  # --system kept only SNOMED (no ICD rows)
+    assert f"# imported: {src} (Multiple Myeloma" in first
+    # re-running replaces the rows of this value set: same file, byte for byte
+    assert _run_cli("valuesets", "import", MYELOMA_VS, "--name", "myeloma", "--out", out,
+                    "--system", "snomed").returncode == 0
+    assert out.read_text(encoding="utf-8") == first
+
+
+def test_import_cli_errors_have_exit_codes(tmp_path):
+    missing = _run_cli("valuesets", "import", tmp_path / "nope.json", "--name", "x", "--out", tmp_path / "x.csv")
+    assert missing.returncode == 3 and "no such file" in missing.stderr
+    notvs = tmp_path / "p.json"
+    notvs.write_text(json.dumps({"resourceType": "Patient", "id": "x"}))
+    bad = _run_cli("valuesets", "import", notvs, "--name", "x", "--out", tmp_path / "x.csv")
+    assert bad.returncode == 5 and "not a FHIR ValueSet" in bad.stderr
+    compose_only = tmp_path / "c.json"
+    compose_only.write_text(json.dumps({"resourceType": "ValueSet", "url": "http://x/vs",
+                                        "compose": {"include": [{"system": "http://snomed.info/sct"}]}}))
+    unexpanded = _run_cli("valuesets", "import", compose_only, "--name", "x", "--out", tmp_path / "x.csv")
+    assert unexpanded.returncode == 5 and "no expansion" in unexpanded.stderr
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_import_filters_and_qualifiers(tmp_path):
+    from screening.codes.importer import ImportOptions, import_valueset, parse_qualify
+
+    out = tmp_path / "mal.csv"
+    vs = VSAC_DIR / "valueset-2.16.840.1.113883.3.464.1003.199.12.1050.json"  # Malabsorption Syndromes
+    import_valueset(vs, out, ImportOptions("malabsorption", ["snomed"], "other",
+                                           parse_qualify(["celiac|coeliac=celiac"]), None, "crohn|colitis"))
+    rows, _ = read_valueset_csv(out, {})
+    quals = {r.code: r.qualifier for r in rows}
+    assert quals["396331005"] == "celiac" and quals["91867008"] == "celiac"  # celiac disease, adult form
+    assert quals["26629001"] == "other"  # short bowel syndrome
+    assert "34000006" not in quals and "64766004" not in quals  # Crohn's / UC excluded by --exclude
+    with pytest.raises(ConfigError):
+        parse_qualify(["no-equals-sign"])
+
+
+def test_shipped_snomed_lists_are_the_published_expansions():
+    """Reproducible: re-running every import of build_from_vsac.sh over the shipped lists changes nothing, and
+    every published row names its value set; every SNOMED list row has a source."""
+    from screening.codes.importer import SYSTEM_ALIASES, ImportOptions, import_valueset, parse_qualify
+
+    script = (DEFAULT_CONFIG_DIR / "valuesets" / "build_from_vsac.sh").read_text(encoding="utf-8")
+    commands = [shlex.split(line)[1:] for line in script.replace("\\\n", " ").splitlines()
+                if line.startswith("imp ")]
+    assert len(commands) >= 25
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        for p in (DEFAULT_CONFIG_DIR / "valuesets").glob("*.csv"):
+            shutil.copy(p, work / p.name)
+        for cmd in commands:
+            oid, rest = cmd[0], cmd[1:]
+            opts: dict = {"systems": [], "qualify": [], "qualifier": "", "include": None, "exclude": None}
+            out = name = None
+            it = iter(rest)
+            for flag in it:
+                value = next(it)
+                if flag == "--name":
+                    name = value
+                elif flag == "--out":
+                    out = work / Path(value.replace("$V/", "")).name
+                elif flag == "--system":
+                    opts["systems"].append(SYSTEM_ALIASES.get(value, value))
+                elif flag == "--qualify":
+                    opts["qualify"].append(value)
+                else:
+                    opts[flag[2:]] = value
+            import_valueset(VSAC_DIR / f"valueset-{oid}.json", out,
+                            ImportOptions(name, opts["systems"], opts["qualifier"], parse_qualify(opts["qualify"]),
+                                          opts["include"], opts["exclude"]))
+        for p in sorted(work.glob("*.csv")):
+            assert p.read_text(encoding="utf-8") == (DEFAULT_CONFIG_DIR / "valuesets" / p.name).read_text(
+                encoding="utf-8"), f"{p.name} differs from a fresh import"
+    sizes = {}
+    for name in ("inflammatory_disease", "hyperthyroidism", "malabsorption", "myeloma", "hyperparathyroidism",
+                 "cushing", "hypogonadism", "fracture", "hospice_palliative"):
+        rows, _ = read_valueset_csv(DEFAULT_CONFIG_DIR / "valuesets" / f"{name}.csv", {})
+        assert all(r.row_source for r in rows)
+        sizes[name] = sum(1 for r in rows if r.system == "http://snomed.info/sct")
+        assert any(r.row_source.startswith("http://cts.nlm.nih.gov/fhir/ValueSet/") for r in rows), name
+    assert sizes["inflammatory_disease"] > 200  # the RA set alone has 141 SNOMED codes (7 before the import)

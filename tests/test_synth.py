@@ -44,6 +44,9 @@ R4B_MODULES = {
     "Procedure": "procedure",
     "Encounter": "encounter",
     "ServiceRequest": "servicerequest",
+    "DiagnosticReport": "diagnosticreport",
+    "DocumentReference": "documentreference",
+    "Binary": "binary",
 }
 NO_PATIENT_SCENARIOS = {s.name for s in SCENARIOS if not s.has_patient_resource}
 

@@ -2,9 +2,11 @@
 
 Layout (every folder below is looked up in the shipped `config/` and then in a user `--config DIR`):
 
-- `valuesets/<concept>.csv`: `system,code,display,match,qualifier` (match `exact` | `prefix` | `text`); lines
-  starting with `#` are comments, `# source:` and `# version:` name where the list comes from. A user file
-  with the same name replaces the shipped one.
+- `valuesets/<concept>.csv`: `system,code,display,match,qualifier[,source]` (match `exact` | `prefix` | `text` |
+  `name`; `name` rows are lab name patterns with qualifier `include` / `exclude`, used when a lab's code is
+  local); lines starting with `#` are comments, `# source:` and `# version:` name where the list comes from; the
+  optional `source` column names each row's origin (`curated`, or the ValueSet url|version it was imported from,
+  see `osteoscreen valuesets import`). A user file with the same name replaces the shipped one.
 - `valuesets/<concept>.json` or `local/<concept>[.anything].json`: a FHIR ValueSet (`expansion.contains[]`,
   nested contains allowed, as VSAC delivers it; else `compose.include[].concept[]`). Adds codes to the
   concept.
@@ -30,7 +32,8 @@ import pandas as pd
 from screening.errors import ConfigError
 
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
-MATCHES = {"exact", "prefix", "text"}
+MATCHES = {"exact", "prefix", "text", "name"}
+FREE_TEXT = {"text", "name"}  # matches on text, not on a coded system
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class CodeRow:
     match: str
     qualifier: str
     source_file: str
+    row_source: str = "curated"
 
 
 def system_canon(system: str | None, aliases: dict[str, str]) -> str:
@@ -101,6 +105,7 @@ def read_valueset_csv(path: Path, aliases: dict[str, str]) -> tuple[list[CodeRow
                 match,
                 (r.get("qualifier") or "").strip(),
                 str(path),
+                (r.get("source") or "").strip() or "curated",
             )
         )
     return out, meta
@@ -151,6 +156,8 @@ def read_valueset_json(path: Path, aliases: dict[str, str]) -> tuple[list[CodeRo
         "source": vs.get("url") or vs.get("name") or path.name,
         "version": vs.get("version") or (vs.get("expansion") or {}).get("timestamp") or "",
     }
+    row_source = meta["source"] + (f"|{meta['version']}" if meta["version"] else "")
+    out = [CodeRow(**{**r.__dict__, "row_source": row_source}) for r in out]
     return out, meta
 
 
@@ -195,7 +202,7 @@ def load_code_tables(con: duckdb.DuckDBPyConnection, dirs: list[Path]) -> dict[s
     for _name, path in sorted({**vs_files, **local}.items()):
         reader = read_valueset_json if path.suffix.lower() == ".json" else read_valueset_csv
         got, meta = reader(path, aliases)
-        unknown = sorted({r.system for r in got if r.match != "text"} - known_systems)
+        unknown = sorted({r.system for r in got if r.match not in FREE_TEXT} - known_systems)
         if unknown:
             raise ConfigError(f"{path}: unknown code system {unknown[0]!r}: declare it (alias,canonical) in "
                               "code_systems.csv of your config folder")
@@ -214,13 +221,13 @@ def load_code_tables(con: duckdb.DuckDBPyConnection, dirs: list[Path]) -> dict[s
         raise ConfigError("no code lists found (config/valuesets/*.csv)")
     df = pd.DataFrame([{**r.__dict__, "code_norm": code_norm(r.system, r.code)} for r in rows])
     df["code_norm"] = [
-        c.lower() if m == "text" else c for c, m in zip(df["code_norm"], df["match"], strict=True)
+        c.lower() if m in FREE_TEXT else c for c, m in zip(df["code_norm"], df["match"], strict=True)
     ]
     _replace(
         con,
         "vs_code",
         df[
-            ["concept", "system", "code", "code_norm", "display", "match", "qualifier", "source_file"]
+            ["concept", "system", "code", "code_norm", "display", "match", "qualifier", "source_file", "row_source"]
         ].drop_duplicates(["concept", "system", "code_norm", "match"]),
     )
     _replace(

@@ -8,7 +8,8 @@ from screening.db import run_sql_file
 
 # Medication must precede nothing; medication.sql builds medication before medication_use needs it.
 TYPED_SQL = ["load/patient.sql", "load/observation.sql", "load/condition.sql", "load/procedure.sql",
-             "load/medication.sql", "load/encounter.sql"]
+             "load/medication.sql", "load/encounter.sql",
+             "load/diagnostic_report.sql", "load/report_text.sql", "load/patient_link.sql"]
 
 
 def rebuild_typed_tables(con: duckdb.DuckDBPyConnection) -> None:

@@ -23,13 +23,16 @@ from screening.db import split_statements, statement_params
 from screening.errors import ConfigError
 from screening.faults import crashpoint
 from screening.paths import SQL_DIR
+from screening.reports.udf import register_report_functions
+from screening.screens.unread import unread_counts
 from screening.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 
 MANIFEST = SQL_DIR / "manifest.toml"
 TYPED_TABLES = ("patient", "observation", "condition", "procedure", "medication_use", "care_event",
-                "medication_dosage")
+                "medication_dosage", "diagnostic_report", "document_reference", "patient_link", "report_doc",
+                "report_text_source")
 
 SCREEN_RUN_DDL = """
 CREATE TABLE IF NOT EXISTS screen_run (
@@ -44,6 +47,14 @@ CREATE TABLE IF NOT EXISTS screen_run (
     screened      BIGINT NOT NULL,
     listed        BIGINT NOT NULL
 )"""
+# Added by clinical-rules.md 8 (older databases gain the columns on their next screen run):
+#   excluded  JSON {reason: patients} of patients never listed whatever else holds (deceased, hospice / palliative)
+#   unread    JSON {resource type: {"resources": n, "read_by_rules": bool, "elements": {element: resources}}} of what
+#             was loaded but read by no rule (screening.screens.unread)
+SCREEN_RUN_MIGRATE = (
+    "ALTER TABLE screen_run ADD COLUMN IF NOT EXISTS excluded VARCHAR",
+    "ALTER TABLE screen_run ADD COLUMN IF NOT EXISTS unread VARCHAR",
+)
 
 
 def manifest_stages(manifest: Path = MANIFEST) -> list[tuple[str, list[str]]]:
@@ -87,12 +98,14 @@ def _load_actions(con: duckdb.DuckDBPyConnection, s: Settings) -> None:
     try:
         df = pd.DataFrame(
             [
-                {"rule_id": r["rule_id"].strip(), "ord": int(r["order"]), "action": r["action"].strip()}
+                {"rule_id": r["rule_id"].strip(), "ord": int(r["order"]), "action": r["action"].strip(),
+                 "specialist": (r.get("specialist") or "").strip() or None}
                 for r in rows
-            ]
+            ],
+            columns=["rule_id", "ord", "action", "specialist"],
         )
     except (KeyError, ValueError, AttributeError) as exc:
-        raise ConfigError(f"{path}: needs the columns rule_id,order,action ({exc})") from None
+        raise ConfigError(f"{path}: needs the columns rule_id,order,action[,specialist] ({exc})") from None
     replace_table(con, "cfg_action", df)
 
 
@@ -132,6 +145,7 @@ def run_screens(con: duckdb.DuckDBPyConnection, as_of: date, config_dir: Path | 
         versions = load_code_tables(con, settings.config_dirs)
         _config_tables(con, settings)
         _load_actions(con, settings)
+        register_report_functions(con, settings.config_dirs)
         for stage, files in manifest_stages():
             for relative in files:
                 execute_file(con, SQL_DIR / relative, params)
@@ -150,9 +164,19 @@ def run_screens(con: duckdb.DuckDBPyConnection, as_of: date, config_dir: Path | 
                 "SELECT priority, count(*) FROM worklist GROUP BY priority ORDER BY priority"
             ).fetchall()
         )
+        excluded = dict(
+            con.execute(
+                "SELECT not_listed_reason, count(*) FROM screen_patient "
+                "WHERE not_listed_reason IN ('deceased', 'hospice / palliative care') GROUP BY ALL ORDER BY 1"
+            ).fetchall()
+        )
+        unread = unread_counts(con)
         con.execute(SCREEN_RUN_DDL)
+        for stmt in SCREEN_RUN_MIGRATE:
+            con.execute(stmt)
         con.execute(
-            "INSERT INTO screen_run VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO screen_run (run_id, as_of, started_at, finished_at, config_hash, config_dirs, code_lists, "
+            "counts, screened, listed, excluded, unread) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 run_id,
                 as_of,
@@ -164,6 +188,8 @@ def run_screens(con: duckdb.DuckDBPyConnection, as_of: date, config_dir: Path | 
                 json.dumps(counts, sort_keys=True),
                 screened,
                 listed,
+                json.dumps(excluded, sort_keys=True),
+                json.dumps(unread, sort_keys=True),
             ],
         )
         crashpoint("screen:before-commit")
@@ -179,4 +205,6 @@ def run_screens(con: duckdb.DuckDBPyConnection, as_of: date, config_dir: Path | 
         "listed": listed,
         "by_priority": by_priority,
         "rules": counts,
+        "excluded": excluded,
+        "unread_types": sorted(unread),
     }

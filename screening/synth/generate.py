@@ -42,6 +42,9 @@ OWNED_TYPES = [
     "Procedure",
     "Encounter",
     "ServiceRequest",
+    "DiagnosticReport",
+    "DocumentReference",
+    "Binary",
 ]
 
 

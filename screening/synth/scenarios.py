@@ -1709,3 +1709,7 @@ def _(c):
     c.frax(31.0, 6.0, ago=200)
     c.condition("male_hypogonadism", 2000)
     return yes("high", f"{FF};{HFR};{OTS}", "hypogonadism")
+
+
+# DXA results that exist only as report text (section 8): registered last, in their own module.
+from screening.synth import report_text as _report_text  # noqa: E402,F401

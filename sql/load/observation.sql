@@ -1,5 +1,10 @@
 -- observation: one row per Observation (first valueQuantity, first referenceRange, first bodySite coding).
 -- observation_coding: Observation.code.coding exploded; observation_component: components with their codes.
+-- value_string_num: a valueString that is a plain number ("-2.6", "−2.6" with a Unicode minus, "-2.6 SD"),
+-- else NULL (clinical-rules.md 8); any other text stays in value_string only.
+CREATE OR REPLACE MACRO string_num(s) AS TRY_CAST(
+    regexp_extract(regexp_replace(replace(replace(replace(trim(s), '−', '-'), '–', '-'), ',', '.'), '\s+', '', 'g'),
+                   '^([+-]?[0-9]+(\.[0-9]+)?)(sd|SD|Sd)?$', 1) AS DOUBLE);
 CREATE OR REPLACE TEMP TABLE _obs AS
 SELECT r.id, r.source_file, r.source_line, r.version_id, r.last_updated,
        json_transform(r.body, '{
@@ -22,7 +27,8 @@ SELECT r.id, r.source_file, r.source_line, r.version_id, r.last_updated,
          "method": {"text": "VARCHAR"},
          "component": [{"code": {"coding": [{"system": "VARCHAR", "code": "VARCHAR", "display": "VARCHAR"}],
                                  "text": "VARCHAR"},
-                        "valueQuantity": {"value": "DOUBLE", "unit": "VARCHAR", "code": "VARCHAR"}}]
+                        "valueQuantity": {"value": "DOUBLE", "unit": "VARCHAR", "code": "VARCHAR"},
+                        "valueString": "VARCHAR"}]
        }') AS j,
        m.ref AS mapped_subject
 FROM resource_raw r
@@ -45,6 +51,7 @@ SELECT
     j.valueQuantity.unit AS value_unit,
     j.valueQuantity.code AS value_unit_code,
     j.valueString AS value_string,
+    string_num(j.valueString) AS value_string_num,
     j.valueCodeableConcept.coding[1].code AS value_code,
     j.interpretation[1].coding[1].code AS interpretation_code,
     j.referenceRange[1].low.value AS ref_low,
@@ -68,7 +75,11 @@ WITH comp AS (
     SELECT id, unnest(j.component) AS c, generate_subscripts(j.component, 1) - 1 AS component_index FROM _obs
 )
 SELECT comp.id AS observation_id, component_index, c.code.text AS code_text, cc.system AS system, cc.code AS code,
-       c.valueQuantity.value AS value_num, coalesce(c.valueQuantity.code, c.valueQuantity.unit) AS value_unit
-FROM comp, LATERAL (SELECT unnest(c.code.coding) AS cc);
+       cc.display AS display,
+       c.valueQuantity.value AS value_num, coalesce(c.valueQuantity.code, c.valueQuantity.unit) AS value_unit,
+       c.valueString AS value_string, string_num(c.valueString) AS value_string_num
+FROM comp, LATERAL (SELECT unnest(CASE WHEN len(coalesce(c.code.coding, [])) = 0
+                                       THEN [{'system': NULL::VARCHAR, 'code': NULL::VARCHAR, 'display': NULL::VARCHAR}]
+                                       ELSE c.code.coding END) AS cc);
 
 DROP TABLE _obs;

@@ -1,4 +1,5 @@
 -- patient: one row per Patient. mrn = the identifier typed MR (v2-0203); name = official name, else the first.
+-- replaced_by: the Patient this record's `link` (type replaced-by) points to (clinical-rules.md 8, merged patients).
 CREATE OR REPLACE TABLE patient AS
 WITH src AS (
     SELECT r.id, r.source_file, r.source_line, r.version_id, r.last_updated,
@@ -7,7 +8,8 @@ WITH src AS (
                              "type": {"coding": [{"system": "VARCHAR", "code": "VARCHAR"}], "text": "VARCHAR"}}],
              "name": [{"use": "VARCHAR", "text": "VARCHAR", "family": "VARCHAR", "given": ["VARCHAR"]}],
              "gender": "VARCHAR", "birthDate": "VARCHAR",
-             "deceasedBoolean": "BOOLEAN", "deceasedDateTime": "VARCHAR"}') AS j
+             "deceasedBoolean": "BOOLEAN", "deceasedDateTime": "VARCHAR",
+             "link": [{"type": "VARCHAR", "other": {"reference": "VARCHAR"}}]}') AS j
     FROM resource_raw r
     WHERE r.resource_type = 'Patient'
 )
@@ -23,5 +25,8 @@ SELECT
     fhir_date(j.birthDate) AS birth_date,
     coalesce(j.deceasedBoolean, j.deceasedDateTime IS NOT NULL) AS deceased,
     fhir_date(j.deceasedDateTime) AS deceased_date,
+    ref_id(list_filter(j.link, lambda l: l.type = 'replaced-by')[1].other.reference, 'Patient') AS replaced_by,
+    list_transform(list_filter(j.link, lambda l: l.type = 'replaces'),
+                   lambda l: ref_id(l.other.reference, 'Patient')) AS replaces,
     version_id, last_updated, source_file, source_line
 FROM src;

@@ -17,7 +17,7 @@ CREATE OR REPLACE TABLE screen_hits (
 -- Site names as the worklist writes them.
 CREATE OR REPLACE MACRO site_label(s) AS replace(s, '_', ' ');
 
--- Evidence text for a coded condition / procedure and for a lab value.
+-- Evidence text for a coded condition / procedure (its own display text, else the code) and for a lab value.
 CREATE OR REPLACE MACRO cond_detail(label, code, d) AS
     label || ' ' || code || coalesce(' (' || fmt_date(d) || ')', '');
 
@@ -30,9 +30,14 @@ CREATE OR REPLACE MACRO lab_detail(a, v, u, d, corrected) AS
     lab_label(a) || CASE WHEN corrected THEN ' (albumin-corrected)' ELSE '' END || ' ' || fmt_num(v) || ' ' || u
     || ' (' || fmt_date(d) || ')';
 
--- Causes that come from a code list alone (active conditions, completed procedures).
+-- Causes that come from a code list alone (active conditions, completed procedures; history concepts at any
+-- clinical status, marked "(history, <status>)").
 CREATE OR REPLACE MACRO coded_cause(cause_id, label) AS TABLE
     SELECT patient_id, 'cause' AS kind, cause_id AS rule_id, resource_ref, NULL::DOUBLE AS value, NULL AS unit,
-           fact_date AS evidence_date, cond_detail(label, code, fact_date) AS detail, code, qualifier
+           fact_date AS evidence_date,
+           cond_detail(label, display_or_code(display, code), fact_date)
+               || CASE WHEN history_only THEN ' (history, ' || coalesce(clinical_status, 'inactive') || ')' ELSE '' END
+               AS detail,
+           code, qualifier
     FROM condition_fact
     WHERE concept = cause_id AND is_active;

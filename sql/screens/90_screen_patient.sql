@@ -4,6 +4,8 @@
 -- osteoporosis_t_score or Z <= dxa.high_z) and no osteoporosis therapy in its window, or unaddressed glucocorticoid
 -- at a current mean >= glucocorticoid.high_dose_mg, or unaddressed myeloma with a vertebral fracture code;
 -- low = `unexplained` is the only unaddressed cause and dxa.high_z < Z <= dxa.low_z; else medium.
+-- Exclusions (clinical-rules.md 8): deceased patients and patients in hospice / palliative care (hospice_patient)
+-- are never listed, whatever else holds; the run record counts them.
 CREATE OR REPLACE TABLE screen_patient AS
 WITH agg AS (
     SELECT patient_id,
@@ -26,7 +28,7 @@ scores AS (
     GROUP BY d.patient_id
 ),
 base AS (
-    SELECT p.patient_id, p.deceased,
+    SELECT p.patient_id, p.deceased, p.patient_id IN (SELECT patient_id FROM hospice_patient) AS hospice,
            coalesce(a.markers, []) AS markers, coalesce(a.causes, []) AS causes,
            coalesce(a.addressed, []) AS addressed,
            list_filter(coalesce(a.causes, []), lambda x: NOT list_contains(coalesce(a.addressed, []), x)) AS unaddressed,
@@ -42,7 +44,8 @@ base AS (
 ),
 decided AS (
     SELECT b.*,
-           NOT b.deceased AND ((len(b.markers) > 0 AND len(b.unaddressed) > 0) OR b.safety) AS listed,
+           NOT b.deceased AND NOT b.hospice
+               AND ((len(b.markers) > 0 AND len(b.unaddressed) > 0) OR b.safety) AS listed,
            b.safety
            OR (len(b.unaddressed) > 0 AND NOT b.on_op_therapy
                AND (list_contains(b.markers, 'fragility_fracture') OR list_contains(b.markers, 'osteoporosis_t_score')
@@ -58,6 +61,7 @@ SELECT d.*,
             ELSE 'medium' END AS priority,
        CASE WHEN d.listed THEN NULL
             WHEN d.deceased THEN 'deceased'
+            WHEN d.hospice THEN 'hospice / palliative care'
             WHEN len(d.markers) = 0 AND len(d.causes) = 0 THEN 'no risk marker and no cause'
             WHEN len(d.markers) = 0 THEN 'cause(s) without a risk marker (out of scope)'
             WHEN len(d.causes) = 0 THEN 'risk marker without a cause (low Z-score with the tier-1 panel resulted, '

@@ -3,6 +3,8 @@
 -- status, any 7th character. Finger, toe, face and skull codes are not in the list, so they never count.
 -- Repeated codes of one site within fracture.episode_days are one event (one evidence line, every id kept).
 -- No birth date: only the osteoporotic codes count. Code list: fracture (qualifier = site).
+-- Evidence names the first record's own text (else its code); an event whose first day is within
+-- lookback.recent_fracture_months of the as-of date is marked "recent" (evidence text only).
 CREATE OR REPLACE TABLE fracture_event AS
 WITH f AS (
     SELECT c.*, p.birth_date,
@@ -31,10 +33,13 @@ FROM seq;
 
 INSERT INTO screen_hits
 SELECT e.patient_id, 'marker', 'fragility_fracture', e.resource_ref, NULL, NULL, first_day,
-       'Fracture ' || replace(e.site, 'osteoporotic', 'osteoporotic (site unspecified)') || ' ' || first_code
-           || coalesce(' (' || fmt_date(first_day) || ')', ''),
+       'Fracture ' || replace(e.site, 'osteoporotic', 'osteoporotic (site unspecified)') || ' ' || first_text
+           || coalesce(' (' || fmt_date(first_day) || ')', '')
+           || CASE WHEN first_day >= CAST($as_of AS DATE) - to_months(CAST($lookback_recent_fracture_months AS INTEGER))
+                   THEN ' recent (within ' || CAST($lookback_recent_fracture_months AS INTEGER) || ' months)'
+                   ELSE '' END,
        e.code, e.site
 FROM fracture_event e
 JOIN (SELECT patient_id, site, event_no, min(fact_date) AS first_day,
-             arg_min(code, (coalesce(fact_date, DATE '1900-01-01'), code)) AS first_code
+             arg_min(display_or_code(display, code), (coalesce(fact_date, DATE '1900-01-01'), code)) AS first_text
       FROM fracture_event GROUP BY ALL) ev USING (patient_id, site, event_no);

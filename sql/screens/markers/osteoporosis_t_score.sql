@@ -12,8 +12,10 @@ WHERE d.score_type = 'T' AND p.birth_date IS NOT NULL
                                              AND c.concept = 'hypogonadism' AND c.is_active)));
 
 INSERT INTO screen_hits
-SELECT d.patient_id, 'marker', 'osteoporosis_t_score', 'Observation/' || d.obs_id, d.value, d.unit, d.eff_date,
-       'T-score ' || site_label(d.site) || ' ' || fmt_num(d.value) || ' (' || fmt_date(d.eff_date) || ')',
+SELECT d.patient_id, 'marker', 'osteoporosis_t_score', coalesce(d.report_ref, 'Observation/' || d.obs_id), d.value,
+       d.unit, d.eff_date,
+       'T-score ' || coalesce(d.site_text, site_label(d.site)) || ' ' || fmt_num(d.value) || ' ('
+           || fmt_date(d.eff_date) || coalesce(', from report text: "' || d.quote || '"', '') || ')',
        d.code, d.site
 FROM dxa_latest d
 JOIN t_eligible USING (patient_id)
