@@ -113,3 +113,16 @@ def test_site_config_folder_overrides_file_by_file(tmp_path, monkeypatch):
 
     with pytest.raises(ConfigError):
         load_settings(None)
+
+
+def test_valuesets_import_writes_into_the_site_config_folder(tmp_path):
+    from tests.test_codes import MYELOMA_VS
+
+    site = tmp_path / "site"
+    site.mkdir()
+    r = _cli("valuesets", "import", str(MYELOMA_VS), "--name", "myeloma_site",
+             env={**os.environ, "OSTEOSCREEN_CONFIG": str(site)}, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    written = site / "valuesets" / "myeloma_site.csv"
+    assert written.is_file() and "myeloma_site" in r.stdout
+    assert not (tmp_path / "config").exists()
