@@ -167,7 +167,8 @@ def merge(results: list[dict], split: dict, db: Path, out: Path, as_of: date) ->
             alias = f"p{k}"
             attach = "ATTACH '" + r["db"].replace("'", "''") + "' AS " + alias + " (READ_ONLY)"
             con.execute(attach)
-            parts.append("SELECT * FROM " + alias + ".main.worklist")
+            parts.append("SELECT w.*, s.safety AS _safety FROM " + alias + ".main.worklist w JOIN " + alias
+                         + ".main.screen_patient s USING (patient_id)")
         union = "CREATE TEMP TABLE _part_worklist AS " + " UNION ALL ".join(parts)
         con.execute(union)
         run_sql_file(con, "ops/50_merge_worklist.sql")
