@@ -29,8 +29,10 @@ def screen_task(db: str, as_of: date, config_dir: str | None) -> dict:
 
 
 @task(name="export")
-def export_task(db: str, out: str) -> dict:
-    result = pipeline.export_step(Path(db), Path(out))
+def export_task(db: str, out: str, as_of: date | None = None, config_dir: str | None = None,
+                export_options: dict | None = None) -> dict:
+    result = pipeline.export_step(Path(db), Path(out), as_of, Path(config_dir) if config_dir else None,
+                                  export_options)
     get_run_logger().info("worklist: %d patients listed", result["listed"])
     return result
 
@@ -51,7 +53,7 @@ def publish_task(db: str, out: str, summary: dict, config_dir: str | None, landi
 @flow(name="screening-pipeline", log_prints=False)
 def screening_pipeline(
     source: str, db: str, out: str, as_of: date | None = None, config_dir: str | None = None,
-    landing: str | None = None, snapshot: str | None = None,
+    export_options: dict | None = None, landing: str | None = None, snapshot: str | None = None,
 ) -> dict:
     """The main job on local files (a landing folder from `osteoscreen extract` is a local folder too).
 
@@ -63,7 +65,7 @@ def screening_pipeline(
     with pipeline_lock(Path(db)):
         loaded = load_task(source, db)
         screened = screen_task(db, as_of, config_dir, wait_for=[loaded])
-        exported = export_task(db, out, wait_for=[screened])
+        exported = export_task(db, out, as_of, config_dir, export_options, wait_for=[screened])
         summary = {"load": loaded, "screen": screened, "export": exported, "db": db}
         summary["finish"] = publish_task(db, out, summary, config_dir, landing, snapshot)
     return summary

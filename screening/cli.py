@@ -128,6 +128,13 @@ def run(
                        "reads that the server offers).")] = None,
     strict: Annotated[bool, typer.Option(
         "--strict", help="With --fhir-url: fail when a search stops paging before Bundle.total.")] = False,
+    deidentify: Annotated[bool, typer.Option("--deidentify", help="Also write worklist-deidentified.csv.")] = False,
+    salt_file: Annotated[Path | None, typer.Option(
+        "--salt-file", help="Secret salt for --deidentify (else $OSTEOSCREEN_DEID_SALT).")] = None,
+    write_back: Annotated[bool, typer.Option(
+        "--write-back", help="Send the worklist Tasks back to the --fhir-url server (conditional create).")] = False,
+    write_back_url: Annotated[str | None, typer.Option(
+        "--write-back-url", help="Send the worklist Tasks to this FHIR server (with --source).")] = None,
 ) -> None:
     """The main job: load -> screen -> export worklist -> publish the analytics snapshot and run report.
 
@@ -141,6 +148,13 @@ def run(
     if (source is None) == (fhir_url is None):
         raise typer.BadParameter("give exactly one of --source PATH or --fhir-url URL")
     _check_config(config)  # before a possibly long extraction, not after it
+    export_options = _export_options(deidentify, salt_file, fhir_url if write_back else write_back_url, insecure,
+                                     client_id=client_id, private_key_path=str(private_key) if private_key else None,
+                                     key_id=key_id, token_file=str(token_file) if token_file else None,
+                                     bearer_env=token_env, scope=scope)
+    if write_back and fhir_url is None:
+        raise typer.BadParameter("--write-back sends Tasks to the --fhir-url server; with --source use "
+                                 "--write-back-url URL")
     if fhir_url is not None:
         from screening.sources.auth import AuthConfig
         from screening.sources.extract import extract
@@ -180,11 +194,11 @@ def run(
             summary = _run_partitioned(source, db, out, day, config, partitions, task_runner, dask_address,
                                        workers, memory_mb, orchestrate)
         elif orchestrate:
-            summary = _run_flow(source, db, out, day, config, snapshot)
+            summary = _run_flow(source, db, out, day, config, snapshot, export_options)
         else:  # no Prefect API and no orchestration asked for: the same steps as plain functions, no server
             from screening.pipeline import run_pipeline
 
-            summary = run_pipeline(source, db, out, day, config, snapshot=snapshot)
+            summary = run_pipeline(source, db, out, day, config, export_options, snapshot=snapshot)
     _print_summary(summary)
 
 
@@ -233,7 +247,8 @@ def prefect_api_configured() -> bool:
     return bool(doc.get("profiles", {}).get(active, {}).get("PREFECT_API_URL"))
 
 
-def _run_flow(source: Path, db: Path, out: Path, day: date, config: Path | None, snapshot: Path | None) -> dict:
+def _run_flow(source: Path, db: Path, out: Path, day: date, config: Path | None, snapshot: Path | None,
+              export_options: dict | None = None) -> dict:
     """The `screening-pipeline` flow against the configured API, or a local server started (and stopped) here."""
     import contextlib
 
@@ -248,7 +263,7 @@ def _run_flow(source: Path, db: Path, out: Path, day: date, config: Path | None,
         from flows.screening_pipeline import screening_pipeline
 
         summary = screening_pipeline(str(source), str(db), str(out), day, str(config) if config else None,
-                                     snapshot=str(snapshot) if snapshot else None)
+                                     export_options, snapshot=str(snapshot) if snapshot else None)
         from prefect.logging.handlers import APILogWorker
 
         APILogWorker.drain_all(timeout=10)  # send the run's last log lines before a server started here stops
@@ -339,6 +354,7 @@ def _print_summary(summary: dict) -> None:
     if "data_quality" in export:
         lines.append(f"data quality: {export['data_quality_warnings']} warnings (every patient) -> "
                      f"{export['data_quality']}")
+    lines += _worklist_summary_lines(export.get("summary"))
     if load["quarantined"]:
         lines.append("quarantine: osteoscreen query --db <db> \"SELECT source_file, source_line, field, reason "
                      "FROM quarantine\"")
@@ -408,9 +424,11 @@ def _print_rows(columns: list[str], rows: list[tuple], csv_out: bool) -> None:
     if csv_out:
         import csv
 
+        from screening.export.cells import neutralise
+
         w = csv.writer(sys.stdout, lineterminator="\n")
         w.writerow(columns)
-        w.writerows(rows)
+        w.writerows([[neutralise(v) for v in row] for row in rows])  # spreadsheet-safe text cells
         return
     from rich.console import Console
     from rich.table import Table
@@ -419,6 +437,65 @@ def _print_rows(columns: list[str], rows: list[tuple], csv_out: bool) -> None:
     for row in rows:
         table.add_row(*["" if v is None else str(v) for v in row])
     Console(width=max(120, 20 * len(columns))).print(table)
+
+
+def _export_options(deidentify: bool, salt_file: Path | None, write_back_url: str | None, insecure: bool,
+                    **auth) -> dict:
+    """Export options for the flow: paths and names only (the salt and tokens are read inside the export)."""
+    opts: dict = {"deidentify": deidentify, "salt_file": str(salt_file) if salt_file else None,
+                  "write_back_url": write_back_url, "insecure": insecure}
+    if deidentify:
+        from screening.export.deidentify import read_salt
+
+        read_salt(salt_file)  # fail (exit 5) before the flow starts; the value is not kept
+    if write_back_url:
+        opts["write_back_auth"] = {k: v for k, v in auth.items() if v}
+    return opts
+
+
+def _worklist_summary_lines(s: dict | None) -> list[str]:
+    if not s:
+        return []
+    return [
+        f"as of:     {s['as_of']}: {s['screened']} screened, {s['listed']} listed, {s['safety_alerts']} safety alerts",
+        f"changes:   {s['new']} new, {s['changed']} changed, {s['back']} back, {s['continuing']} continuing, "
+        f"{s['resolved']} resolved, {s['suppressed']} suppressed by a disposition",
+        "outputs:   " + ", ".join(Path(p).name for p in s["outputs"].values()),
+        f"summary:   {s['outputs'].get('summary.md', '')}",
+    ] + ([f"write-back: {s['write_back']}"] if s.get("write_back") else [])
+
+
+@app.command()
+def disposition(
+    patient: Annotated[str, typer.Argument(help="The patient_id from the worklist.")],
+    status: Annotated[str, typer.Option("--status", help="contacted, referred, treatment started, declined, "
+                                        "not appropriate, unable to reach (config/dispositions.csv).")],
+    db: Annotated[Path, typer.Option("--db")] = Path("osteoscreen.duckdb"),
+    review: Annotated[str | None, typer.Option("--review", help="Review date YYYY-MM-DD.")] = None,
+    note: Annotated[str | None, typer.Option("--note", help="Free text (a reason).")] = None,
+    by: Annotated[str | None, typer.Option("--by", help="Who (default: the login user).")] = None,
+    config: Annotated[Path | None, typer.Option("--config")] = None,
+) -> None:
+    """Record a care manager's outcome for a patient (works while a run holds the database)."""
+    from screening.export.dispositions import Disposition, dispositions_path, record
+
+    review_day = _as_of(review) if review else None
+    n = record(db, [Disposition(patient, status, note, review_day, by)], "cli", config)
+    typer.echo(f"recorded {n} disposition in {dispositions_path(db)}")
+
+
+@app.command("import")
+def import_worklist(
+    file: Annotated[Path, typer.Argument(help="An edited worklist.csv or worklist.xlsx.")],
+    db: Annotated[Path, typer.Option("--db")] = Path("osteoscreen.duckdb"),
+    config: Annotated[Path | None, typer.Option("--config")] = None,
+) -> None:
+    """Record the dispositions filled in in an edited worklist (the `disposition` column); all or nothing."""
+    from screening.export.dispositions import read_edited_worklist, record
+
+    items = read_edited_worklist(file, config)
+    n = record(db, items, f"import:{file.name}", config)
+    typer.echo(f"{len(items)} dispositions in {file.name}, {n} recorded ({len(items) - n} already recorded)")
 
 
 def _register_extract() -> None:

@@ -11,9 +11,7 @@ from pathlib import Path
 
 from screening.database import open_database
 from screening.errors import InputPathError, OsteoscreenError, OutputError, UnexpectedError, classify
-from screening.export.data_quality_csv import write_data_quality_csv
 from screening.export.safe_files import ensure_private_dir
-from screening.export.worklist_csv import write_worklist_csv
 from screening.load import SourceError, load_source
 from screening.runlock import pipeline_lock
 
@@ -74,26 +72,28 @@ def screen_step(db: Path, as_of: date, config_dir: Path | None = None) -> dict:
             con.close()
 
 
-def export_step(db: Path, out: Path) -> dict:
+def export_step(db: Path, out: Path, as_of: date | None = None, config_dir: Path | None = None,
+                options: dict | None = None) -> dict:
+    """Record the run's history and dispositions, then write the worklist outputs (screening/export/run_export)."""
+    from screening.export.run_export import ExportOptions, export_run
+
     try:
         ensure_private_dir(Path(out))
     except OSError as exc:
         raise OutputError(f"{out}: cannot create output folder: {exc.strerror}") from None
-    with phi_safe("export"):
-        con = open_database(db, read_only=True)  # export only reads
-        try:
-            path, rows = write_worklist_csv(con, Path(out))
-            counts = dict(con.execute(
-                "SELECT priority, count(*) FROM worklist GROUP BY priority").fetchall())
-            dq_path, dq_rows = write_data_quality_csv(con, Path(out))
-            return {"worklist": str(path), "listed": rows, "by_priority": counts,
-                    "data_quality": str(dq_path), "data_quality_warnings": dq_rows}
-        finally:
-            con.close()
+    with phi_safe("export"), pipeline_lock(db):  # export writes the run's history into the database
+        summary = export_run(Path(db), Path(out), as_of, config_dir, ExportOptions.from_dict(options))
+    result = {"worklist": summary["outputs"]["worklist.csv"], "listed": summary["listed"],
+              "by_priority": summary["listed_by_priority"], "summary": summary}
+    for key in ("data_quality", "data_quality_warnings"):  # data_quality.csv (screening/export/data_quality_csv)
+        if key in summary:
+            result[key] = summary.pop(key)
+    return result
 
 
 def run_pipeline(source: Path, db: Path, out: Path, as_of: date, config_dir: Path | None = None,
-                 snapshot: Path | None = None, landing: Path | None = None) -> dict:
+                 export_options: dict | None = None, snapshot: Path | None = None,
+                 landing: Path | None = None) -> dict:
     """The whole job without Prefect (tests, scripts, `osteoscreen run` with no Prefect API configured);
     `flows.screening_pipeline` runs the same steps.
 
@@ -107,7 +107,7 @@ def run_pipeline(source: Path, db: Path, out: Path, as_of: date, config_dir: Pat
         with pipeline_lock(db):
             loaded = load_step(source, db)
             screened = screen_step(db, as_of, config_dir)
-            exported = export_step(db, out)
+            exported = export_step(db, out, as_of, config_dir, export_options)
             summary = {"load": loaded, "screen": screened, "export": exported, "db": str(db)}
             summary["finish"] = finish_step(db, out, summary, config_dir, snapshot, landing)
     finally:

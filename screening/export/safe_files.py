@@ -38,3 +38,24 @@ def atomic_write(path: Path, write: Callable[[IO[str]], None]) -> Path:
             os.unlink(tmp)
         raise
     return path
+
+
+def atomic_write_file(path: Path, write: Callable[[Path], None]) -> Path:
+    """Like atomic_write, for writers that want a path (openpyxl): a 0600 temp file, then an atomic rename."""
+    path = Path(path)
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        stale.unlink(missing_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        os.chmod(tmp, 0o600)
+        write(Path(tmp))
+        os.chmod(tmp, 0o600)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path

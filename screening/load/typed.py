@@ -9,7 +9,8 @@ from screening.db import run_sql_file
 # Medication must precede nothing; medication.sql builds medication before medication_use needs it.
 TYPED_SQL = ["load/patient.sql", "load/observation.sql", "load/condition.sql", "load/procedure.sql",
              "load/medication.sql", "load/encounter.sql",
-             "load/diagnostic_report.sql", "load/report_text.sql", "load/patient_link.sql"]
+             "load/diagnostic_report.sql", "load/report_text.sql", "load/patient_link.sql",
+             "load/care_team.sql"]
 
 
 def rebuild_typed_tables(con: duckdb.DuckDBPyConnection) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from screening.export.cells import neutralise
 from screening.synth.chart import Chart
 from screening.synth.noise import build_noise
 from screening.synth.scenarios import SCENARIOS, Scenario, Truth
@@ -140,7 +141,7 @@ def generate(
                 name = f"noise:{profile}"
                 truth = Truth(False, "", markers, (), (), "background patient (no cause, no safety trigger)")
             writer.write_all(chart.resources)
-            gt.writerow(_gt_row(chart.pid, name, truth))
+            gt.writerow([neutralise(v) for v in _gt_row(chart.pid, name, truth)])  # spreadsheet-safe
             gt_rows += 1
         counts = dict(writer.counts)
     _write_ground_truth_md(out_dir, planted_rows, total, seed, as_of)

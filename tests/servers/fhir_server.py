@@ -316,6 +316,11 @@ class FhirTestServer:
             elif k == "_id":
                 if res["id"] not in v.split(","):
                     return False
+            elif k == "identifier":  # system|value, value alone, or system| (worklist write-back tests)
+                system, sep, value = v.rpartition("|")
+                if not any((not sep or i.get("system") == system) and (not value or i.get("value") == value)
+                           for i in res.get("identifier") or [] if isinstance(i, dict)):
+                    return False
             elif k == "_lastUpdated":
                 prefix, value = (v[:2], v[2:]) if v[:2] in ("gt", "ge", "lt", "le") else ("eq", v)
                 lu, when = _parse_instant(res["meta"]["lastUpdated"]), _parse_instant(value)
@@ -624,6 +629,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._dispatch()
 
+    def do_PUT(self) -> None:
+        self._dispatch()
+
     def _dispatch(self) -> None:
         srv = self.srv
         self._stall = 0.0
@@ -631,7 +639,7 @@ class _Handler(BaseHTTPRequestHandler):
         path, query = parts.path, parts.query
         auth = self.headers.get("Authorization")
         body = b""
-        if self.command == "POST":
+        if self.command in ("POST", "PUT"):
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         with srv.lock:
             srv.requests.append(
@@ -733,6 +741,8 @@ class _Handler(BaseHTTPRequestHandler):
         if segs[-1] == "$export":
             self._kickoff(segs, query)
             return
+        if self.command in ("POST", "PUT") and self._write(segs, body):
+            return
         if self.command != "GET":
             self._json(405, outcome("not-supported", "method not allowed"))
             return
@@ -750,6 +760,46 @@ class _Handler(BaseHTTPRequestHandler):
                 self._json(200, res)
             return
         self._json(404, outcome("not-found", "unknown path"))
+
+    def _write(self, segs: list[str], body: bytes) -> bool:
+        """Create (POST Type, with conditional create via If-None-Exist) and update (PUT Type/id)."""
+        srv = self.srv
+        try:
+            res = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            self._json(400, outcome("invalid", "body is not JSON"))
+            return True
+        if not isinstance(res, dict) or res.get("resourceType") != segs[0]:
+            self._json(400, outcome("invalid", "resourceType does not match the URL"))
+            return True
+        if self.command == "PUT" and len(segs) == 2:
+            if res.get("id") != segs[1]:
+                self._json(400, outcome("invalid", "id does not match the URL"))
+                return True
+            with srv.lock:
+                existed = (segs[0], segs[1]) in srv.store
+            saved = srv.upsert(res)
+            where = f"{srv.base_url}/{segs[0]}/{segs[1]}/_history/{saved['meta']['versionId']}"
+            self._json(200 if existed else 201, saved, headers={"Location": where})
+            return True
+        if self.command == "POST" and len(segs) == 1:
+            cond = self.headers.get("If-None-Exist")
+            with srv.lock:  # the check and the create are one step, as on a real server
+                if cond:
+                    found = srv.search(segs[0], parse_qsl(cond.split("?", 1)[-1]))
+                    if len(found) > 1:
+                        self._json(412, outcome("duplicate", "conditional create matched more than one resource"))
+                        return True
+                    if len(found) == 1:
+                        self._json(200, found[0], headers={"Location": f"{srv.base_url}/{segs[0]}/{found[0]['id']}"})
+                        return True
+                import uuid
+
+                res["id"] = uuid.uuid4().hex  # a create ignores the client's id
+                saved = srv.upsert(res)
+            self._json(201, saved, headers={"Location": f"{srv.base_url}/{segs[0]}/{saved['id']}"})
+            return True
+        return False
 
     def _search(self, rtype: str, query: str) -> None:
         srv = self.srv
