@@ -11,13 +11,17 @@ in-process task runner (the default thread pool).
 
 from __future__ import annotations
 
+import hashlib
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task, unmapped
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.tasks import exponential_backoff
 
+from screening.latest import repoint_latest
 from screening.sources.auth import AuthConfig
 from screening.sources.errors import BulkNotSupportedError
 from screening.sources.extract import Extraction
@@ -41,9 +45,10 @@ def prepare_task(run_key: str) -> dict:
     return {"export_dir": str(ext.export_dir), "mode": ext.mode, "resumed": ext.resumed}
 
 
-@task(name="bulk-kickoff-poll", cache_policy=NO_CACHE)
+@task(name="bulk-kickoff-poll", retries=2, retry_delay_seconds=exponential_backoff(backoff_factor=10),
+      retry_jitter_factor=0.5, cache_policy=NO_CACHE)
 def kickoff_poll_task(run_key: str) -> list[str] | None:
-    """Kick off (or re-attach to) the export and poll until the manifest; returns the pending output keys.
+    """Kick off (or re-attach to) the export and poll until the manifest; returns the manifest's output keys.
 
     None: the server has no $export and mode was auto, so the flow falls back to a search crawl.
     """
@@ -58,10 +63,25 @@ def kickoff_poll_task(run_key: str) -> list[str] | None:
         return None
     pending = [o.key for o in ext.pending_outputs()]
     get_run_logger().info("manifest: %d files, %d still to download", len(ext.outputs), len(pending))
-    return pending
+    # Every file of the manifest is mapped: on a rerun the finished ones are Prefect cache hits (keyed on the
+    # export's transactionTime); without a cache, download_one still skips a file the landing state has.
+    return [o.key for o in ext.outputs]
 
 
-@task(name="download-file", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
+def _download_cache_key(context, parameters: dict) -> str | None:
+    """Keyed on the export's transactionTime and the file: a rerun re-attached to the same export (the landing
+    state file) skips files already fetched. Only paths and counts are persisted, never resource data."""
+    ext = _RUNS.get(parameters["run_key"])
+    state = getattr(ext, "state", None)
+    tt = state.doc.get("transactionTime") if state is not None else None
+    if not tt:
+        return None
+    return hashlib.sha256(f"{ext.scope_key()}|{tt}|{parameters['output_key']}".encode()).hexdigest()
+
+
+@task(name="download-file", retries=3, retry_delay_seconds=exponential_backoff(backoff_factor=2),
+      retry_jitter_factor=0.5, cache_key_fn=_download_cache_key, cache_expiration=timedelta(days=2),
+      persist_result=True)
 def download_task(run_key: str, output_key: str) -> dict:
     ext = _RUNS[run_key]
     out = next(o for o in ext.outputs if o.key == output_key)
@@ -69,14 +89,16 @@ def download_task(run_key: str, output_key: str) -> dict:
     return {"file": info["file"], "lines": info["lines"]}
 
 
-@task(name="search-crawl", retries=1, retry_delay_seconds=5, cache_policy=NO_CACHE)
+@task(name="search-crawl", retries=3, retry_delay_seconds=exponential_backoff(backoff_factor=5),
+      retry_jitter_factor=0.5, cache_policy=NO_CACHE)
 def crawl_task(run_key: str) -> int:
     ext = _RUNS[run_key]
     ext.crawl()  # finished units are skipped on retry
     return len(ext.state.get("units"))
 
 
-@task(name="hydrate-references", retries=1, retry_delay_seconds=5, cache_policy=NO_CACHE)
+@task(name="hydrate-references", retries=3, retry_delay_seconds=exponential_backoff(backoff_factor=5),
+      retry_jitter_factor=0.5, cache_policy=NO_CACHE)
 def hydrate_task(run_key: str) -> int:
     n = _RUNS[run_key].hydrate()
     get_run_logger().info("hydrated %d referenced resources", n)
@@ -85,7 +107,9 @@ def hydrate_task(run_key: str) -> int:
 
 @task(name="extract-finish", cache_policy=NO_CACHE)
 def finish_task(run_key: str) -> dict:
-    result = _RUNS[run_key].finish()
+    ext = _RUNS[run_key]
+    result = ext.finish()
+    repoint_latest(ext.landing, result.export_dir)  # only a finished export becomes `latest`
     get_run_logger().info(
         "landed %d resources in %d files (%d errors, %d deletions)",
         result.resources,

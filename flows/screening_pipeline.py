@@ -7,13 +7,13 @@ from datetime import date
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
 
 from screening import pipeline
 from screening.runlock import pipeline_lock
 
 
-@task(name="load", retries=1, retry_delay_seconds=2)
+@task(name="load", retries=1, retry_delay_seconds=2, cache_policy=NO_CACHE)  # the database decides re-loads
 def load_task(source: str, db: str) -> dict:
     counts = pipeline.load_step(Path(source), Path(db))
     get_run_logger().info("loaded %d of %d records, %d quarantined", counts["loaded"], counts["records_read"],
@@ -21,7 +21,7 @@ def load_task(source: str, db: str) -> dict:
     return counts
 
 
-@task(name="screen")
+@task(name="screen", cache_policy=NO_CACHE)
 def screen_task(db: str, as_of: date, config_dir: str | None) -> dict:
     counts = pipeline.screen_step(Path(db), as_of, Path(config_dir) if config_dir else None)
     get_run_logger().info("screened as of %s", as_of.isoformat())
@@ -37,30 +37,36 @@ def export_task(db: str, out: str, as_of: date | None = None, config_dir: str | 
     return result
 
 
+@task(name="publish", cache_policy=NO_CACHE)
+def publish_task(db: str, out: str, summary: dict, config_dir: str | None, landing: str | None,
+                 snapshot: str | None = None) -> dict:
+    """Run record, analytics snapshot (when changed), run report files and Prefect artifacts, retention."""
+    from screening.operations import finish_step
+
+    result = finish_step(Path(db), Path(out), summary, Path(config_dir) if config_dir else None,
+                         snapshot=Path(snapshot) if snapshot else None, landing=Path(landing) if landing else None)
+    get_run_logger().info("run %s: %d new, %d resolved; snapshot %s", result["run_id"], result["new"],
+                          result["resolved"], "published" if result["snapshot_published"] else "unchanged")
+    return result
+
+
 @flow(name="screening-pipeline", log_prints=False)
 def screening_pipeline(
     source: str, db: str, out: str, as_of: date | None = None, config_dir: str | None = None,
-    export_options: dict | None = None,
+    export_options: dict | None = None, landing: str | None = None, snapshot: str | None = None,
 ) -> dict:
-    """The main job on local files (a landing folder from `osteoscreen extract` is a local folder too)."""
+    """The main job on local files (a landing folder from `osteoscreen extract` is a local folder too).
+
+    `landing`: the landing folder whose old exports retention may remove (the nightly flow passes it);
+    `snapshot`: the analytics snapshot path (default `<db stem>.analytics.duckdb` beside the database).
+    """
     os.umask(0o077)  # deployments run the flow without the CLI: keep database and worklist owner-only here too
     as_of = as_of or date.today()
     with pipeline_lock(Path(db)):
         loaded = load_task(source, db)
         screened = screen_task(db, as_of, config_dir, wait_for=[loaded])
         exported = export_task(db, out, as_of, config_dir, export_options, wait_for=[screened])
-    summary = {"load": loaded, "screen": screened, "export": exported, "db": db}
-    create_markdown_artifact(key="screening-summary", markdown=summary_markdown(summary),
-                             description="Counts only: no patient data.")
+        summary = {"load": loaded, "screen": screened, "export": exported, "db": db}
+        summary["finish"] = publish_task(db, out, summary, config_dir, landing, snapshot)
     return summary
 
-
-def summary_markdown(summary: dict) -> str:
-    load, export = summary["load"], summary["export"]
-    prio = export.get("by_priority", {})
-    return "\n".join([
-        "# osteoscreen run",
-        f"- records read: {load['records_read']} (loaded {load['loaded']}, quarantined {load['quarantined']})",
-        f"- patients listed: {export['listed']} (high {prio.get('high', 0)}, medium {prio.get('medium', 0)}, "
-        f"low {prio.get('low', 0)})",
-    ])

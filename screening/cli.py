@@ -20,6 +20,7 @@ _state = {"debug": False}
 def _prefect_defaults() -> None:
     """Prefect writes only inside the working folder and stays quiet about telemetry, unless told otherwise."""
     os.environ.setdefault("PREFECT_HOME", str(Path.cwd() / ".prefect"))
+    os.environ.setdefault("PREFECT_RESULTS_LOCAL_STORAGE_PATH", str(Path(os.environ["PREFECT_HOME"]) / "storage"))
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
@@ -34,8 +35,21 @@ def _as_of(value: str | None) -> date:
         raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
 
 
-@app.callback()
-def _root(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False) -> None:
+def _version(value: bool) -> None:
+    if value:
+        from screening import __version__
+        from screening.migrations import SCHEMA_VERSION
+
+        typer.echo(f"osteoscreen {__version__} (database schema {SCHEMA_VERSION})")
+        raise typer.Exit()
+
+
+@app.callback(context_settings={"help_option_names": ["-h", "--help"]})
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
     _state["debug"] = debug
     if debug:  # the pipeline steps then let exceptions through with their text (it can hold patient data)
         from screening.pipeline import DEBUG_ENV
@@ -59,14 +73,23 @@ def synth(
 
 @app.command()
 def run(
-    source: Annotated[Path | None, typer.Option("--source", help="Folder or file of NDJSON / Bundles.")] = None,
-    db: Annotated[Path, typer.Option("--db", help="DuckDB file (created if missing).")] = Path("osteoscreen.duckdb"),
-    out: Annotated[Path, typer.Option("--out", help="Folder for worklist.csv.")] = Path("out"),
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Reference date (default today).")] = None,
-    config: Annotated[Path | None, typer.Option("--config", help="Config folder (default ./config).")] = None,
-    fhir_url: Annotated[str | None, typer.Option("--fhir-url", help="Extract from this FHIR server first.")] = None,
-    landing: Annotated[Path, typer.Option("--landing", help="Landing folder for --fhir-url.")] = Path("landing"),
-    bulk: Annotated[bool | None, typer.Option("--bulk/--search", help="With --fhir-url: force the mode.")] = None,
+    source: Annotated[Path | None, typer.Option("--source", envvar="OSTEOSCREEN_SOURCE",
+                                                help="Folder or file of NDJSON / Bundles.")] = None,
+    db: Annotated[Path, typer.Option("--db", envvar="OSTEOSCREEN_DB",
+                                     help="Working DuckDB file (created if missing).")] = Path("osteoscreen.duckdb"),
+    out: Annotated[Path, typer.Option("--out", envvar="OSTEOSCREEN_OUT",
+                                      help="Folder for worklist.csv and the run report.")] = Path("out"),
+    as_of: Annotated[str | None, typer.Option("--as-of", envvar="OSTEOSCREEN_AS_OF",
+                                              help="Reference date YYYY-MM-DD.", show_default="today")] = None,
+    config: Annotated[Path | None, typer.Option(
+        "--config", help="Config folder overriding the packaged defaults and the site folder (OSTEOSCREEN_CONFIG) "
+        "file by file.", show_default="none")] = None,
+    fhir_url: Annotated[str | None, typer.Option("--fhir-url", envvar="OSTEOSCREEN_FHIR_URL",
+                                                 help="Extract from this FHIR server first.")] = None,
+    landing: Annotated[Path, typer.Option("--landing", envvar="OSTEOSCREEN_LANDING",
+                                          help="Landing folder for --fhir-url.")] = Path("landing"),
+    bulk: Annotated[bool | None, typer.Option("--bulk/--search", help="With --fhir-url: force the mode.",
+                                              show_default="auto")] = None,
     since: Annotated[str | None, typer.Option("--since", help="With --fhir-url: instant or 'auto'.")] = None,
     client_id: Annotated[str | None, typer.Option("--client-id", help="SMART Backend Services client.")] = None,
     private_key: Annotated[Path | None, typer.Option("--private-key", help="PEM key (RS384/ES384).")] = None,
@@ -75,6 +98,31 @@ def run(
     token_env: Annotated[str | None, typer.Option("--token-env", help="Env var with a bearer token.")] = None,
     scope: Annotated[str | None, typer.Option("--scope")] = None,
     insecure: Annotated[bool, typer.Option("--insecure", help="Skip TLS verification (testing).")] = False,
+    prefect: Annotated[bool | None, typer.Option(
+        "--prefect/--no-prefect", envvar="OSTEOSCREEN_PREFECT",
+        help="Run as the Prefect flow (tracked runs, artifacts). Default: only when a Prefect API is configured "
+        "(PREFECT_API_URL or the active Prefect profile); --prefect without one starts a local server for the run.",
+        show_default="auto")] = None,
+    snapshot: Annotated[Path | None, typer.Option(
+        "--snapshot", envvar="OSTEOSCREEN_SNAPSHOT", help="Analytics snapshot file analysts open.",
+        show_default="<db stem>.analytics.duckdb beside --db")] = None,
+    partitions: Annotated[int, typer.Option(
+        "--partitions", envvar="OSTEOSCREEN_PARTITIONS", min=1,
+        help="Partitioned mode: split by patient into N DuckDB files and merge the worklists "
+        "(docs/operations.md, scale-out).")] = 1,
+    task_runner: Annotated[str, typer.Option(
+        "--task-runner", envvar="OSTEOSCREEN_TASK_RUNNER",
+        help="Partitioned mode: 'threads' (this process) or 'dask' (prefect-dask: a LocalCluster, or "
+        "--dask-address).")] = "threads",
+    dask_address: Annotated[str | None, typer.Option("--dask-address", envvar="OSTEOSCREEN_DASK_ADDRESS",
+                                                     help="Existing Dask scheduler, e.g. tcp://host:8786.",
+                                                     show_default="a LocalCluster")] = None,
+    workers: Annotated[int, typer.Option("--workers", envvar="OSTEOSCREEN_WORKERS", min=1,
+                                         help="Partitions run at the same time (LocalCluster workers).")] = 2,
+    memory_mb: Annotated[int | None, typer.Option(
+        "--memory-mb", envvar="OSTEOSCREEN_MEMORY_MB", min=256,
+        help="Memory budget in MB, split across the partitions running at the same time.",
+        show_default="DuckDB's default per partition")] = None,
     types: Annotated[list[str] | None, typer.Option(
         "--type", help="With --fhir-url: resource type to extract (repeatable; default: every type a rule "
                        "reads that the server offers).")] = None,
@@ -90,7 +138,10 @@ def run(
     memory_limit: Annotated[str | None, typer.Option(
         "--memory-limit", help="Memory budget, e.g. 2GiB (default: settings.toml [limits]).")] = None,
 ) -> None:
-    """The main job: load -> screen -> export worklist, as the `screening-pipeline` Prefect flow.
+    """The main job: load -> screen -> export worklist -> publish the analytics snapshot and run report.
+
+    Plain functions by default (no server, no start-up cost); the `screening-pipeline` Prefect flow when a
+    Prefect API is configured or --prefect is given.
 
     With --fhir-url the data is first extracted into a landing folder (see `osteoscreen extract`), then the
     same flow runs on that folder, so a failed load never needs a re-download.
@@ -125,21 +176,101 @@ def run(
             typer.echo(f"nothing new on the server (export up to {result.transaction_time}): database {db} "
                        "left as it is, no new worklist")
             return
+        from screening.latest import repoint_latest
+
+        repoint_latest(landing, result.export_dir)  # a finished export with data becomes landing/latest
     elif types or strict:
         raise typer.BadParameter("--type and --strict go with --fhir-url")
     _check_source(source)
     from screening.runlock import pipeline_lock
 
-    # Everything a user can get wrong is checked before Prefect is even imported: one clear line, no flow
-    # traceback, no Prefect server started for a run that cannot go ahead.
+    if task_runner not in ("threads", "dask"):
+        raise typer.BadParameter("--task-runner must be 'threads' or 'dask'")
+    dask = task_runner == "dask" or dask_address is not None
+    if dask:
+        prefect = True  # prefect-dask runs the partition tasks: a Prefect flow (a local server when no API)
+    orchestrate = prefect if prefect is not None else prefect_api_configured()
+    # Everything a user can get wrong is checked before the flow starts: one clear line, no flow traceback.
     with pipeline_lock(db):
         _check_outputs(db, out)
-        _prefect_defaults()
+        if partitions > 1 or dask:
+            summary = _run_partitioned(source, db, out, day, config, partitions, task_runner, dask_address,
+                                       workers, memory_mb, orchestrate)
+        elif orchestrate:
+            summary = _run_flow(source, db, out, day, config, snapshot, export_options)
+        else:  # no Prefect API and no orchestration asked for: the same steps as plain functions, no server
+            from screening.pipeline import run_pipeline
+
+            summary = run_pipeline(source, db, out, day, config, export_options, snapshot=snapshot)
+    _print_summary(summary)
+
+
+def _run_partitioned(source: Path, db: Path, out: Path, day: date, config: Path | None, partitions: int,
+                     task_runner: str, dask_address: str | None, workers: int, memory_mb: int | None,
+                     orchestrate: bool) -> dict:
+    if not orchestrate:
+        from screening.partition import run_partitioned
+
+        return run_partitioned(source, db, out, day, partitions, config, workers, memory_mb)
+    import contextlib
+
+    _prefect_defaults()
+    with contextlib.ExitStack() as stack:
+        if not prefect_api_configured():
+            from screening.serve import local_server
+
+            url = stack.enter_context(local_server())
+            os.environ["PREFECT_API_URL"] = url
+            typer.echo(f"prefect:   local server {url.removesuffix('/api')} for this run", err=True)
+        from flows.partitioned import run_with
+
+        kind = "dask" if dask_address else task_runner
+        summary = run_with(kind, workers, dask_address, source=str(source), db=str(db), out=str(out),
+                           as_of=day, partitions=partitions, config_dir=str(config) if config else None,
+                           memory_mb=memory_mb)
+        from prefect.logging.handlers import APILogWorker
+
+        APILogWorker.drain_all(timeout=10)
+    return summary
+
+
+def prefect_api_configured() -> bool:
+    """PREFECT_API_URL in the environment or in the active Prefect profile (read without importing Prefect)."""
+    if os.environ.get("PREFECT_API_URL"):
+        return True
+    import tomllib
+
+    home = Path(os.environ.get("PREFECT_HOME", Path.cwd() / ".prefect"))
+    profiles = Path(os.environ.get("PREFECT_PROFILES_PATH", home / "profiles.toml"))
+    try:
+        doc = tomllib.loads(profiles.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return False
+    active = os.environ.get("PREFECT_PROFILE") or doc.get("active") or "ephemeral"
+    return bool(doc.get("profiles", {}).get(active, {}).get("PREFECT_API_URL"))
+
+
+def _run_flow(source: Path, db: Path, out: Path, day: date, config: Path | None, snapshot: Path | None,
+              export_options: dict | None = None) -> dict:
+    """The `screening-pipeline` flow against the configured API, or a local server started (and stopped) here."""
+    import contextlib
+
+    _prefect_defaults()
+    with contextlib.ExitStack() as stack:
+        if not prefect_api_configured():
+            from screening.serve import local_server
+
+            url = stack.enter_context(local_server())
+            os.environ["PREFECT_API_URL"] = url
+            typer.echo(f"prefect:   local server {url.removesuffix('/api')} for this run", err=True)
         from flows.screening_pipeline import screening_pipeline
 
         summary = screening_pipeline(str(source), str(db), str(out), day, str(config) if config else None,
-                                     export_options)
-    _print_summary(summary)
+                                     export_options, snapshot=str(snapshot) if snapshot else None)
+        from prefect.logging.handlers import APILogWorker
+
+        APILogWorker.drain_all(timeout=10)  # send the run's last log lines before a server started here stops
+    return summary
 
 
 def _nothing_to_load(source: Path) -> bool:
@@ -220,6 +351,11 @@ def _print_summary(summary: dict) -> None:
         f"flagged:   {export['listed']} patients on the worklist "
         f"(high {prio.get('high', 0)}, medium {prio.get('medium', 0)}, low {prio.get('low', 0)})",
     ]
+    finish = summary.get("finish") or {}
+    if finish:
+        lines.append(f"snapshot:  {finish['snapshot']} ({'published' if finish['snapshot_published'] else 'unchanged'}"
+                     f"; {finish['new']} new, {finish['resolved']} resolved since the last run)")
+        lines.append(f"report:    {finish['report_markdown']}")
     if "data_quality" in export:
         lines.append(f"data quality: {export['data_quality_warnings']} warnings (every patient) -> "
                      f"{export['data_quality']}")
@@ -232,10 +368,12 @@ def _print_summary(summary: dict) -> None:
 
 @app.command()
 def load(
-    source: Annotated[Path, typer.Option("--source")],
-    db: Annotated[Path, typer.Option("--db")] = Path("osteoscreen.duckdb"),
+    source: Annotated[Path, typer.Option("--source", envvar="OSTEOSCREEN_SOURCE", help="Folder or file to load.")],
+    db: Annotated[Path, typer.Option("--db", envvar="OSTEOSCREEN_DB", help="Working DuckDB file.")] = Path(
+        "osteoscreen.duckdb"),
     memory_limit: Annotated[str | None, typer.Option(
-        "--memory-limit", help="Memory budget, e.g. 2GiB (default: settings.toml [limits]).")] = None,
+        "--memory-limit", envvar="OSTEOSCREEN_MEMORY_LIMIT",
+        help="Memory budget, e.g. 2GiB (default: settings.toml [limits]).")] = None,
 ) -> None:
     """Load files into the database only (no screening)."""
     from screening.pipeline import load_step
@@ -270,7 +408,8 @@ def _set_memory_limit(value: str | None) -> None:
 @app.command()
 def query(
     sql: Annotated[str, typer.Argument(help="SQL to run, e.g. \"SELECT * FROM worklist\".")],
-    db: Annotated[Path, typer.Option("--db")] = Path("osteoscreen.duckdb"),
+    db: Annotated[Path, typer.Option("--db", envvar="OSTEOSCREEN_QUERY_DB", help="DuckDB file to query (the "
+                                     "analytics snapshot for analysts).")] = Path("osteoscreen.duckdb"),
     write: Annotated[bool, typer.Option("--write", help="Open read-write (default read-only).")] = False,
     max_rows: Annotated[int, typer.Option("--max-rows")] = 100,
     csv_out: Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")] = False,
@@ -396,6 +535,28 @@ def _register_extract() -> None:
 _register_extract()
 
 
+@app.command()
+def serve(
+    file: Annotated[Path | None, typer.Option("--file", help="Deployment definition.",
+                                              show_default="the shipped prefect.yaml")] = None,
+    name: Annotated[list[str] | None, typer.Option("--name", help="Serve only this deployment (repeatable).",
+                                                   show_default="all")] = None,
+    home: Annotated[Path | None, typer.Option("--home", envvar="OSTEOSCREEN_HOME",
+                                              help="Folder the deployments' relative paths start from.",
+                                              show_default="current folder")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port of the local Prefect server (when no "
+                                             "PREFECT_API_URL).", show_default="a free port")] = None,
+) -> None:
+    """Serve the prefect.yaml deployments (schedules, parameters) from this process; no work pool needed.
+
+    Uses PREFECT_API_URL when set, else starts a local Prefect server on 127.0.0.1 and prints where.
+    """
+    _prefect_defaults()
+    from screening.serve import serve as serve_deployments
+
+    serve_deployments(file, name or None, home, port, echo=lambda m: typer.echo(m, err=True))
+
+
 valuesets_app = typer.Typer(no_args_is_help=True, help="Code lists: build them from published ValueSet expansions.")
 app.add_typer(valuesets_app, name="valuesets")
 
@@ -404,7 +565,9 @@ app.add_typer(valuesets_app, name="valuesets")
 def valuesets_import(
     file: Annotated[Path, typer.Argument(help="FHIR ValueSet JSON with an expansion (VSAC / eCQM).")],
     name: Annotated[str, typer.Option("--name", help="Concept (code-list) name, e.g. inflammatory_disease.")],
-    out: Annotated[Path | None, typer.Option("--out", help="CSV to create or merge into.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="CSV to create or merge into.",
+                                             show_default="$OSTEOSCREEN_CONFIG/valuesets/<name>.csv, else "
+                                             "config/valuesets/<name>.csv")] = None,
     system: Annotated[list[str] | None, typer.Option("--system", help="Keep only this system (repeatable).")] = None,
     qualifier: Annotated[str, typer.Option("--qualifier", help="Qualifier of the imported rows.")] = "",
     qualify: Annotated[list[str] | None, typer.Option("--qualify", help="REGEX=QUALIFIER on the display.")] = None,
@@ -417,7 +580,10 @@ def valuesets_import(
 
     if not file.is_file():
         raise InputPathError(f"{file}: no such file")
-    target = out or Path("config") / "valuesets" / f"{name}.csv"
+    from screening.paths import site_config_dir
+
+    # The site config folder (OSTEOSCREEN_CONFIG) when there is one: never the packaged defaults.
+    target = out or (site_config_dir() or Path("config")) / "valuesets" / f"{name}.csv"
     opts = ImportOptions(concept=name, systems=system or [], qualifier=qualifier,
                          qualify=parse_qualify(qualify or []), include=include, exclude=exclude)
     c = import_valueset(file, target, opts)

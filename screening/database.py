@@ -8,6 +8,7 @@ import duckdb
 
 from screening.db import duckdb_connect, ensure_schema
 from screening.errors import DatabaseError
+from screening.migrations import migrate
 
 REQUIRED_TABLES = {"resource_raw", "quarantine", "load_run"}
 
@@ -59,7 +60,10 @@ def open_database(path: Path, *, read_only: bool = False, create: bool = True,
             raise DatabaseError(f"{path}: a DuckDB file, but not an osteoscreen database (no load tables)")
     else:
         try:
-            ensure_schema(con)
+            migrate(con, path)  # forward migrations of an older database, then the schema (screening/migrations.py)
+        except DatabaseError:
+            con.close()
+            raise
         except duckdb.Error as exc:
             con.close()
             raise DatabaseError(f"{path}: cannot set up the osteoscreen schema: {str(exc).splitlines()[0]}") \

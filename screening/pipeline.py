@@ -92,18 +92,24 @@ def export_step(db: Path, out: Path, as_of: date | None = None, config_dir: Path
 
 
 def run_pipeline(source: Path, db: Path, out: Path, as_of: date, config_dir: Path | None = None,
-                 export_options: dict | None = None) -> dict:
-    """The whole job without Prefect (tests, scripts); `flows.screening_pipeline` runs the same steps.
+                 export_options: dict | None = None, snapshot: Path | None = None,
+                 landing: Path | None = None) -> dict:
+    """The whole job without Prefect (tests, scripts, `osteoscreen run` with no Prefect API configured);
+    `flows.screening_pipeline` runs the same steps.
 
-    The database (and its WAL) and the worklist hold PHI: they are created owner-only whatever the caller's
-    umask, which is restored afterwards.
+    The database (and its WAL), the snapshot and the worklist hold PHI: they are created owner-only whatever
+    the caller's umask, which is restored afterwards.
     """
+    from screening.operations import finish_step
+
     old_umask = os.umask(0o077)
     try:
         with pipeline_lock(db):
             loaded = load_step(source, db)
             screened = screen_step(db, as_of, config_dir)
             exported = export_step(db, out, as_of, config_dir, export_options)
+            summary = {"load": loaded, "screen": screened, "export": exported, "db": str(db)}
+            summary["finish"] = finish_step(db, out, summary, config_dir, snapshot, landing)
     finally:
         os.umask(old_umask)
-    return {"load": loaded, "screen": screened, "export": exported, "db": str(db)}
+    return summary

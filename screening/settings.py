@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from screening.errors import ConfigError
-from screening.paths import PROJECT_ROOT
+from screening.paths import CONFIG_DIR, config_dirs, site_config_dir
 
-DEFAULT_CONFIG_DIR = PROJECT_ROOT / "config"
+DEFAULT_CONFIG_DIR = CONFIG_DIR
 
 # Sections whose keys are data (ingredients, units...), loaded as tables instead of parameters.
 TABLE_SECTIONS = {
@@ -136,20 +136,18 @@ def _check_finite(value: int | float, path: tuple) -> None:
 
 
 def load_settings(config_dir: Path | None = None) -> Settings:
-    """Shipped defaults, then `<config_dir>/settings.toml` (if any) key by key."""
+    """Shipped defaults, then the site folder (`OSTEOSCREEN_CONFIG`), then `--config DIR`, key by key."""
     files = [DEFAULT_CONFIG_DIR / "settings.toml"]
     raw = _read_toml(files[0])
-    dirs = [DEFAULT_CONFIG_DIR]
-    if config_dir is not None:
-        config_dir = Path(config_dir)
-        if not config_dir.is_dir():
-            raise ConfigError(f"{config_dir}: configuration folder not found")
-        if config_dir.resolve() != DEFAULT_CONFIG_DIR.resolve():
-            dirs.append(config_dir)
-            user = config_dir / "settings.toml"
-            if user.exists():
-                raw = _merge(raw, _read_toml(user))
-                files.append(user)
+    for extra in (site_config_dir(), config_dir):
+        if extra is not None and not Path(extra).is_dir():
+            raise ConfigError(f"{extra}: configuration folder not found")
+    dirs = config_dirs(Path(config_dir) if config_dir is not None else None)
+    for d in dirs[1:]:
+        user = d / "settings.toml"
+        if user.exists():
+            raw = _merge(raw, _read_toml(user))
+            files.append(user)
     params = _flatten(raw)
     digest = hashlib.sha256(repr(sorted(params.items())).encode()).hexdigest()
     s = Settings(raw=raw, params=params, config_dirs=dirs, files=files, digest=digest)

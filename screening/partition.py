@@ -1,0 +1,239 @@
+"""Partitioned mode: split the input by a hash of the patient id, load and screen each partition into its own
+DuckDB file, merge the worklists and run records.
+
+Why this shape: DuckDB is one writer per file, so scale-out means many files. A patient's records (and those of
+patients linked to it by Patient.link) always land in one partition, so every rule sees all of a patient's
+facts; resources without a patient (Medication, Practitioner, Organization, Bulk deletions) go to every
+partition and are counted once in the merged record. Files: `<db stem>.partitions/part-K/` (input) and
+`part-K.duckdb` beside `--db`; on a multi-node Dask cluster that folder must be shared storage.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from screening.database import open_database
+from screening.db import run_sql_file, sql_text
+from screening.errors import DatabaseError, InputPathError
+from screening.export.safe_files import ensure_private_dir
+from screening.load import SourceError, discover, load_source
+from screening.load.files import record_batches
+
+SHARED_TAG = ".shared"  # shared records go to `<name>.shared<suffix>` files: counted once when merging
+
+
+def partition_root(db: Path) -> Path:
+    db = Path(db)
+    return db.with_name(f"{db.stem}.partitions")
+
+
+def _suffix(name: str) -> tuple[str, str]:
+    for suf in (".ndjson.gz", ".ndjson", ".json.gz", ".json"):
+        if name.lower().endswith(suf):
+            return name[: -len(suf)], name[-len(suf):]
+    return name, ""
+
+
+def _stage(con: duckdb.DuckDBPyConnection, files, only: int | None = None) -> None:
+    con.execute("CREATE OR REPLACE TEMP TABLE _part_stage (file_no INTEGER, line_no BIGINT, raw BLOB)")
+    for no, f in enumerate(files):
+        if only is not None and no != only:
+            continue
+        for batch in record_batches(f):
+            con.register("_batch", batch)
+            con.execute("INSERT INTO _part_stage SELECT ?, source_line, raw FROM _batch WHERE "
+                        "length(trim(coalesce(try(decode(raw)), 'x'), ' ' || chr(9) || chr(10) || chr(13))) > 0",
+                        [no])
+            con.unregister("_batch")
+
+
+def split_source(source: Path, root: Path, partitions: int) -> dict:
+    """Write partition input folders under `root`; returns counts (records, shared, per partition)."""
+    try:
+        files = discover(Path(source))
+    except SourceError as exc:
+        raise InputPathError(str(exc)) from None
+    base = Path(source) if Path(source).is_dir() else Path(source).parent
+    if root.exists():
+        shutil.rmtree(root)
+    ensure_private_dir(root)
+    dirs = [ensure_private_dir(root / f"part-{k}") for k in range(partitions)]
+    con = duckdb.connect()
+    con.execute("CREATE TEMP TABLE _part_link (pid VARCHAR, other VARCHAR, link_type VARCHAR)")
+    for no in range(len(files)):  # pass 1: Patient.link edges anywhere in the input
+        _stage(con, files, only=no)
+        run_sql_file(con, "ops/61_partition_links.sql")
+    run_sql_file(con, "ops/63_partition_canon.sql")
+    counts = {"records": 0, "shared": 0, "per_partition": [0] * partitions}
+    for no, f in enumerate(files):  # pass 2: assign and write, one file at a time (bounded memory)
+        _stage(con, files, only=no)
+        run_sql_file(con, "ops/60_partition_lines.sql")
+        run_sql_file(con, "ops/62_partition_assign.sql", {"partitions": partitions})
+        if f.kind == "json":
+            _json_file_parts(con, f, partitions)
+        rel = f.path.relative_to(base) if f.path != base else Path(f.path.name)
+        stem, suf = _suffix(rel.name)
+        for k, d in enumerate(dirs):
+            for shared, name in ((False, rel.name), (True, f"{stem}{SHARED_TAG}{suf}")):
+                where = "part = -1" if shared else "part = $k"
+                rows = con.sql("SELECT raw FROM _part_assigned WHERE " + where + " ORDER BY line_no",
+                               params={} if shared else {"k": k}).to_arrow_table()
+                if rows.num_rows == 0:
+                    continue
+                _write(d / rel.parent / name, rows.column("raw"), gz=suf.endswith(".gz"))
+                if not shared:
+                    counts["per_partition"][k] += rows.num_rows
+        shared_n, total = con.execute("SELECT count(*) FILTER (WHERE part = -1), count(*) FROM _part_assigned"
+                                      ).fetchone()
+        counts["shared"] += shared_n
+        counts["records"] += total
+    con.close()
+    return counts
+
+
+def _json_file_parts(con: duckdb.DuckDBPyConnection, f, partitions: int) -> None:
+    """A .json file (one resource or a Bundle) moves as a whole: to its one patient's partition, or to every
+    partition when it names no patient. A Bundle with several patients cannot be split here: clear error."""
+    n = con.execute("SELECT count(*) FROM _part_assigned").fetchone()[0]
+    if n != 1:
+        return
+    parts = con.execute(sql_text("ops/64_partition_bundle.sql"), {"partitions": partitions}).fetchone()[0]
+    if parts is not None and len(parts) > 1:
+        raise InputPathError(f"{f.path}: a Bundle with resources of several patients; partitioned mode needs "
+                             "NDJSON (Bulk export) or one patient per Bundle")
+    if parts:
+        con.execute("UPDATE _part_assigned SET part = ?", [parts[0]])
+
+
+def _write(path: Path, raw: pa.ChunkedArray, gz: bool) -> None:
+    import gzip
+
+    ensure_private_dir(path.parent)
+    data = b"".join(raw.to_pylist())
+    if data and not data.endswith(b"\n"):
+        data += b"\n"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(gzip.compress(data, mtime=0) if gz else data)
+
+
+def run_partition(part_dir: str, db: str, as_of: date, config_dir: str | None, memory_mb: int | None,
+                  threads: int | None) -> dict:
+    """Load and screen one partition into its own DuckDB file; counts only come back (picklable for Dask)."""
+    from screening.screens import run_screens
+
+    Path(db).unlink(missing_ok=True)
+    Path(db + ".wal").unlink(missing_ok=True)
+    con = open_database(Path(db))
+    try:
+        if memory_mb:
+            setting = "SET memory_limit = '" + str(int(memory_mb)) + "MB'"  # an int we computed, not user text
+            con.execute(setting)
+        if threads:
+            setting = "SET threads = " + str(int(threads))
+            con.execute(setting)
+        loaded = load_source(con, Path(part_dir)).as_dict()
+        screened = run_screens(con, as_of, Path(config_dir) if config_dir else None)
+        shared_q = con.execute("SELECT count(*) FROM quarantine WHERE contains(source_file, ?)",
+                               [SHARED_TAG + "."]).fetchone()[0]
+        shared_loaded = con.execute("SELECT count(*) FROM resource_raw WHERE contains(source_file, ?)",
+                                    [SHARED_TAG + "."]).fetchone()[0]
+        loaded["patients"] = con.execute("SELECT count(*) FROM patient").fetchone()[0]
+        return {"db": db, "load": loaded, "screen": screened, "shared_quarantined": shared_q,
+                "shared_stored": shared_loaded}
+    finally:
+        con.close()
+
+
+def merge(results: list[dict], split: dict, db: Path, out: Path, as_of: date) -> dict:
+    """One worklist (re-ranked over all partitions) and one run record; shared resources counted once."""
+    from screening.export.worklist_csv import write_worklist_csv
+
+    db = Path(db)
+    _refuse_single_process_db(db)
+    for leftover in (db, db.with_name(db.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+    con = duckdb.connect(str(db))
+    try:
+        parts = []
+        for k, r in enumerate(results):
+            alias = f"p{k}"
+            attach = "ATTACH '" + r["db"].replace("'", "''") + "' AS " + alias + " (READ_ONLY)"
+            con.execute(attach)
+            parts.append("SELECT w.*, s.safety AS _safety FROM " + alias + ".main.worklist w JOIN " + alias
+                         + ".main.screen_patient s USING (patient_id)")
+        union = "CREATE TEMP TABLE _part_worklist AS " + " UNION ALL ".join(parts)
+        con.execute(union)
+        run_sql_file(con, "ops/50_merge_worklist.sql")
+        for k in range(len(results)):
+            con.execute("DETACH p" + str(k))
+        n = len(results)
+        extra = n - 1  # copies of each shared record beyond the first
+        shared_q = results[0]["shared_quarantined"] if results else 0
+        load = {key: sum(r["load"][key] for r in results)
+                for key in ("records_read", "loaded", "quarantined", "files")}
+        load["records_read"] -= extra * split["shared"]
+        load["quarantined"] -= extra * shared_q
+        load["loaded"] = load["records_read"] - load["quarantined"]
+        load["patients"] = sum(r["load"]["patients"] for r in results)  # Patient resources: never shared
+        con.execute("CREATE TABLE partitioned_run AS SELECT ? AS partitions, ? AS records_read, ? AS loaded, "
+                    "? AS quarantined, ? AS shared_records, CAST(? AS DATE) AS as_of",
+                    [n, load["records_read"], load["loaded"], load["quarantined"], split["shared"], as_of])
+        con.execute("CREATE TABLE partition_run (part INTEGER, db VARCHAR, records_read BIGINT, loaded BIGINT, "
+                    "quarantined BIGINT, screened BIGINT, listed BIGINT)")
+        for k, r in enumerate(results):
+            con.execute("INSERT INTO partition_run VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [k, r["db"], r["load"]["records_read"], r["load"]["loaded"], r["load"]["quarantined"],
+                         r["screen"]["screened"], r["screen"]["listed"]])
+        ensure_private_dir(out)
+        path, rows = write_worklist_csv(con, Path(out))
+        by_priority = dict(con.execute("SELECT priority, count(*) FROM worklist GROUP BY priority").fetchall())
+    finally:
+        con.close()
+    return {"load": load, "export": {"worklist": str(path), "listed": rows, "by_priority": by_priority},
+            "screen": {"screened": sum(r["screen"]["screened"] for r in results), "as_of": as_of.isoformat()},
+            "db": str(db),
+            "partitions": n}
+
+
+def _refuse_single_process_db(db: Path) -> None:
+    """The merged database is rebuilt each run: never let that replace a single-process working database."""
+    if not db.exists():
+        return
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'"
+                                            ).fetchall()}
+        has_rows = "resource_raw" in tables and con.execute("SELECT count(*) > 0 FROM resource_raw").fetchone()[0]
+    finally:
+        con.close()
+    if has_rows and "partitioned_run" not in tables:
+        raise DatabaseError(f"{db}: holds a single-process database; give partitioned mode its own --db")
+
+
+def memory_per_partition(total_mb: int | None, concurrent: int) -> int | None:
+    """The memory budget split across the partitions that run at the same time."""
+    return None if not total_mb else max(256, total_mb // max(1, concurrent))
+
+
+def run_partitioned(source: Path, db: Path, out: Path, as_of: date, partitions: int,
+                    config_dir: Path | None = None, workers: int = 2, memory_mb: int | None = None) -> dict:
+    """Partitioned mode without Prefect: partitions run on a thread pool (DuckDB releases the GIL)."""
+    _refuse_single_process_db(Path(db))  # before any work, not only at the merge
+    root = partition_root(db)
+    split = split_source(Path(source), root, partitions)
+    workers = max(1, min(workers, partitions))
+    mem = memory_per_partition(memory_mb, workers)
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(run_partition, str(root / f"part-{k}"), str(root / f"part-{k}.duckdb"), as_of,
+                               str(config_dir) if config_dir else None, mem, threads) for k in range(partitions)]
+        results = [f.result() for f in futures]
+    return merge(results, split, db, out, as_of)

@@ -1,0 +1,168 @@
+"""`osteoscreen serve`: the deployments of prefect.yaml served from one process (no work pool needed).
+
+The schedule and parameters come from prefect.yaml (the same file `prefect deploy` reads), so the two ways of
+running cannot drift apart. With PREFECT_API_URL set, serve registers against that server; otherwise it starts
+a local Prefect server on 127.0.0.1 as its own child process, says where, and stops it on exit. The child is
+tied to this process by PR_SET_PDEATHSIG, so a killed `serve` (or `run --prefect`) never leaves a server behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import importlib
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import yaml
+
+from screening.errors import ConfigError, OsteoscreenError
+
+_PR_SET_PDEATHSIG = 1
+_ENV_REF = re.compile(r"\{\{\s*\$([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+
+class ServeError(OsteoscreenError):
+    exit_code = 6
+
+
+def definition_path(path: Path | None = None) -> Path:
+    """prefect.yaml: the given one, else the one beside the checkout, else the copy shipped in the wheel."""
+    if path is not None:
+        return Path(path)
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "prefect.yaml", here / "_deploy" / "prefect.yaml"):
+        if candidate.is_file():
+            return candidate
+    raise ConfigError("prefect.yaml not found (give --file)")
+
+
+def _expand(value, env: dict[str, str]):
+    if isinstance(value, str):
+        def sub(m: re.Match) -> str:
+            if m.group(1) not in env:
+                raise ConfigError(f"prefect.yaml needs the environment variable {m.group(1)}")
+            return env[m.group(1)]
+        return _ENV_REF.sub(sub, value)
+    if isinstance(value, dict):
+        return {k: _expand(v, env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v, env) for v in value]
+    return value
+
+
+def load_definitions(path: Path | None = None, names: list[str] | None = None,
+                     env: dict[str, str] | None = None) -> list[dict]:
+    """The deployments of prefect.yaml (optionally only `names`), `{{ $VAR }}` filled from the environment."""
+    doc = yaml.safe_load(definition_path(path).read_text(encoding="utf-8")) or {}
+    deployments = doc.get("deployments") or []
+    if names:
+        unknown = set(names) - {d["name"] for d in deployments}
+        if unknown:
+            raise ConfigError(f"prefect.yaml has no deployment {sorted(unknown)}")
+        deployments = [d for d in deployments if d["name"] in names]
+    env = dict(os.environ if env is None else env)
+    return [_expand(d, env) for d in deployments]
+
+
+def _flow_of(entrypoint: str):
+    """`flows/nightly.py:nightly` -> the flow object, imported as a module (works from a wheel too)."""
+    file, _, attr = entrypoint.partition(":")
+    module = file.removesuffix(".py").replace("/", ".")
+    return getattr(importlib.import_module(module), attr)
+
+
+def to_deployments(definitions: list[dict]) -> list:
+    from prefect.client.schemas.schedules import construct_schedule
+
+    out = []
+    for d in definitions:
+        schedules = [construct_schedule(cron=s["cron"], timezone=s.get("timezone")) if "cron" in s
+                     else construct_schedule(interval=s["interval"], timezone=s.get("timezone"))
+                     for s in d.get("schedules") or []]
+        out.append(_flow_of(d["entrypoint"]).to_deployment(
+            name=d["name"], description=d.get("description"), parameters=d.get("parameters") or {},
+            schedules=schedules or None))
+    return out
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def local_server(host: str = "127.0.0.1", port: int | None = None, timeout: float = 120.0,
+                 log: Path | None = None) -> Iterator[str]:
+    """A `prefect server start` child on loopback; yields its API URL and stops it on exit (or when we die)."""
+    port = port or _free_port(host)
+    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1",
+           "PREFECT_UI_ENABLED": os.environ.get("PREFECT_UI_ENABLED", "true")}
+    env.pop("PREFECT_API_URL", None)
+    out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", str(port)],
+        env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
+    url = f"http://{host}:{port}/api"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise ServeError(f"the local Prefect server exited at start-up (code {proc.returncode})")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise ServeError(f"the local Prefect server did not answer on {url} within {timeout:.0f} s")
+            time.sleep(0.5)
+        yield url
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if log:
+            out.close()
+
+
+def serve(file: Path | None = None, names: list[str] | None = None, home: Path | None = None,
+          port: int | None = None, echo=print) -> None:
+    """Serve the deployments until interrupted. Runs happen in subprocesses of this process."""
+    definitions = load_definitions(file, names)
+    if home is not None:
+        os.chdir(home)
+    os.environ.setdefault("OSTEOSCREEN_HOME", str(Path.cwd()))
+    with contextlib.ExitStack() as stack:
+        if os.environ.get("PREFECT_API_URL"):
+            echo(f"Prefect API: {os.environ['PREFECT_API_URL']} (from PREFECT_API_URL)")
+        else:
+            url = stack.enter_context(local_server(port=port))
+            os.environ["PREFECT_API_URL"] = url
+            echo(f"Prefect API: {url} (a local Prefect server started by osteoscreen serve; UI at "
+                 f"{url.removesuffix('/api')}; it stops with this process)")
+        from prefect import serve as prefect_serve
+
+        deployments = to_deployments(definitions)
+        for d in definitions:
+            when = ", ".join(f"{s.get('cron') or s.get('interval')} {s.get('timezone', '')}".strip()
+                             for s in d.get("schedules") or []) or "unscheduled"
+            echo(f"serving {_flow_of(d['entrypoint']).name}/{d['name']} ({when}) in {Path.cwd()}")
+        prefect_serve(*deployments, print_starting_message=False)
