@@ -6,7 +6,7 @@ from pathlib import Path
 
 import duckdb
 
-from screening.db import duckdb_connect, ensure_schema
+from screening.db import duckdb_connect
 from screening.errors import DatabaseError
 from screening.migrations import migrate
 
