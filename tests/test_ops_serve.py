@@ -48,6 +48,17 @@ def _session_pids(sid: int) -> list[int]:
     return pids
 
 
+def _cmdlines(pids: list[int]) -> list[str]:
+    """What the survivors are (their command lines: program and paths, no patient data), for the failure text."""
+    out = []
+    for pid in pids:
+        try:
+            out.append(f"{pid}: " + Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:300])
+        except OSError:
+            out.append(f"{pid}: (gone)")
+    return out
+
+
 def _wait_line(proc, pattern: str, timeout: float, seen: list[str]) -> re.Match:
     deadline = time.monotonic() + timeout
     rx = re.compile(pattern)
@@ -135,7 +146,8 @@ def test_serve_nightly_end_to_end_no_phi_and_nothing_left_behind(tmp_path):
     deadline = time.monotonic() + 30
     while _session_pids(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert _session_pids(proc.pid) == [], "a process of the killed serve survived"
+    survivors = _session_pids(proc.pid)
+    assert survivors == [], f"a process of the killed serve survived: {_cmdlines(survivors)}"
     for f in prefect_home.rglob("*"):  # the server's SQLite database and WAL, results, logs
         if f.is_file():
             data = f.read_bytes()
@@ -171,4 +183,5 @@ def test_killed_run_leaves_no_process(tmp_path, mode):
     deadline = time.monotonic() + 30
     while _session_pids(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert _session_pids(proc.pid) == []
+    survivors = _session_pids(proc.pid)
+    assert survivors == [], f"a process of the killed run survived: {_cmdlines(survivors)}"
