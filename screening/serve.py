@@ -4,6 +4,9 @@ The schedule and parameters come from prefect.yaml (the same file `prefect deplo
 running cannot drift apart. With PREFECT_API_URL set, serve registers against that server; otherwise it starts
 a local Prefect server on 127.0.0.1 as its own child process, says where, and stops it on exit. The child is
 tied to this process by PR_SET_PDEATHSIG, so a killed `serve` (or `run --prefect`) never leaves a server behind.
+The flow-run processes the Prefect runner starts (`python -m prefect.engine`, or multiprocessing "spawn"; neither has
+a preexec hook) get the same tie through `lifeline`: a tiny launcher that sets PR_SET_PDEATHSIG and then execs Python
+(the setting survives exec) takes the place of the interpreter: a killed serve leaves no flow run retrying a dead API.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import importlib
+import multiprocessing
 import os
 import re
 import signal
@@ -105,6 +109,53 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+_LIFELINE_ENV = "OSTEOSCREEN_LIFELINE_PARENT"
+_LIFELINE = """#!{python}
+# osteoscreen lifeline: written by `osteoscreen serve`; die with the process that started us, then become Python.
+import ctypes, os, signal, sys
+ctypes.CDLL("libc.so.6", use_errno=True).prctl({option}, signal.SIGKILL)
+parent = os.environ.get("{env}")
+if parent and os.getppid() != int(parent):  # the parent died before prctl took effect: go now
+    os._exit(137)
+os.execv({python!r}, [{python!r}, *sys.argv[1:]])
+"""
+
+
+def lifeline(folder: Path) -> Path | None:
+    """Make the flow-run processes Prefect's runner starts from here die with this process (Linux).
+
+    The runner starts a run as `sys.executable -m prefect.engine` through `prefect.runner._starter_engine.run_process`
+    (the module documents patching it as the way to override) or, for in-memory flows, with multiprocessing's spawn
+    method (`multiprocessing.get_executable()`); both fork+exec without a preexec hook, so the launcher takes the
+    interpreter's place and does the prctl itself. It lives in `folder` (owner-only) under a fixed name, so killed
+    serves leave no stray files either. Returns the launcher, or None where PR_SET_PDEATHSIG does not exist.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    target = folder / "osteoscreen-lifeline"
+    tmp = folder / f".osteoscreen-lifeline.{os.getpid()}"
+    tmp.write_text(_LIFELINE.format(python=sys.executable, option=_PR_SET_PDEATHSIG, env=_LIFELINE_ENV),
+                   encoding="utf-8")
+    tmp.chmod(0o700)
+    os.replace(tmp, target)
+    os.environ[_LIFELINE_ENV] = str(os.getpid())
+    multiprocessing.set_executable(str(target))
+
+    from prefect.runner import _starter_engine
+
+    original = _starter_engine.run_process
+    if not getattr(original, "osteoscreen_lifeline", False):
+        async def run_process(command: list[str], **kwargs):
+            if command and command[0] == sys.executable:
+                command = [str(target), *command[1:]]
+            return await original(command=command, **kwargs)
+
+        run_process.osteoscreen_lifeline = True
+        _starter_engine.run_process = run_process
+    return target
+
+
 @contextlib.contextmanager
 def local_server(host: str = "127.0.0.1", port: int | None = None, timeout: float = 120.0,
                  log: Path | None = None) -> Iterator[str]:
@@ -158,6 +209,8 @@ def serve(file: Path | None = None, names: list[str] | None = None, home: Path |
             os.environ["PREFECT_API_URL"] = url
             echo(f"Prefect API: {url} (a local Prefect server started by osteoscreen serve; UI at "
                  f"{url.removesuffix('/api')}; it stops with this process)")
+        # after PREFECT_API_URL is set: lifeline imports prefect, whose settings are read at import
+        lifeline(Path(os.environ.get("PREFECT_HOME", Path.cwd() / ".prefect")))
         from prefect import serve as prefect_serve
 
         deployments = to_deployments(definitions)

@@ -185,3 +185,52 @@ def test_killed_run_leaves_no_process(tmp_path, mode):
         time.sleep(0.5)
     survivors = _session_pids(proc.pid)
     assert survivors == [], f"a process of the killed run survived: {_cmdlines(survivors)}"
+
+
+@pytest.mark.slow
+def test_serve_killed_mid_run_leaves_no_flow_run_process(tmp_path):
+    """Issue 8.7: SIGKILL serve while a flow-run subprocess is alive; that process (spawned by Prefect's runner,
+    which ties nothing to its parent) must go too, not keep retrying the dead API."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API", "OSTEOSCREEN"))}
+    seen: list[str] = []
+    with server(lines_per_file=5) as fhir:
+        _plant(fhir)
+        env.update(PREFECT_HOME=str(tmp_path / "ph"), OSTEOSCREEN_FHIR_URL=fhir.base_url,
+                   PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1", PREFECT_UI_ENABLED="false")
+        proc = subprocess.Popen([BIN / "osteoscreen", "serve", "--home", str(home)], env=env, cwd=tmp_path,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                text=True, start_new_session=True)
+        try:
+            url = _wait_line(proc, r"Prefect API: (http://127\.0\.0\.1:\d+/api)", 180, seen).group(1)
+            _wait_line(proc, r"serving nightly/nightly", 120, seen)
+            api = httpx.Client(base_url=url, timeout=30)
+            deadline = time.monotonic() + 120
+            while (r := api.get("/deployments/name/nightly/nightly")).status_code != 200:
+                assert time.monotonic() < deadline, r.text
+                time.sleep(1)
+            for _ in range(10):
+                created = api.post(f"/deployments/{r.json()['id']}/create_flow_run", json={})
+                if created.status_code < 500:
+                    break
+                time.sleep(2)
+            assert created.status_code in (200, 201), created.text
+            before = set(_session_pids(proc.pid))
+            deadline = time.monotonic() + 120
+            while True:  # the flow-run process is alive and has told the API it runs
+                got = api.get(f"/flow_runs/{created.json()['id']}")
+                state = got.json()["state"]["type"] if got.status_code == 200 else None
+                if state == "RUNNING" and set(_session_pids(proc.pid)) - before:
+                    break
+                assert state in (None, "SCHEDULED", "PENDING", "RUNNING"), state
+                assert time.monotonic() < deadline, "no running flow-run process appeared"
+                time.sleep(0.2)
+        finally:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+    deadline = time.monotonic() + 30
+    while _session_pids(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    survivors = _session_pids(proc.pid)
+    assert survivors == [], f"a process of the killed serve survived: {_cmdlines(survivors)}"
