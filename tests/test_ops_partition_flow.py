@@ -15,11 +15,6 @@ from tests.conftest import write_ndjson
 AS_OF = date(2026, 6, 30)
 
 
-PORT_PENDING = pytest.mark.xfail(
-    strict=True, reason="partitioned merge still writes the worklist the pre-history way; the worklist export merged "
-    "from main at 04:45 (run_id, worklist_history, dispositions) is not ported to the merge yet")
-
-
 @pytest.fixture(scope="module")
 def single(tmp_path_factory):
     from screening.synth import generate
@@ -30,7 +25,6 @@ def single(tmp_path_factory):
     return root, summary
 
 
-@PORT_PENDING
 @pytest.mark.parametrize("n", [1, 3, 8])
 def test_partitioned_worklist_is_byte_identical(single, n):
     root, base = single
@@ -43,7 +37,6 @@ def test_partitioned_worklist_is_byte_identical(single, n):
     assert len(list((root / f"p{n}.partitions").glob("part-*.duckdb"))) == n
 
 
-@PORT_PENDING
 @pytest.mark.slow
 def test_dask_local_cluster_gives_the_same_worklist(single):
     from flows.partitioned import run_with
