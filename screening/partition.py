@@ -42,16 +42,24 @@ def _suffix(name: str) -> tuple[str, str]:
 
 
 def _stage(con: duckdb.DuckDBPyConnection, files, only: int | None = None) -> None:
+    from screening.settings import load_settings
+
     con.execute("CREATE OR REPLACE TEMP TABLE _part_stage (file_no INTEGER, line_no BIGINT, raw BLOB)")
+    limits = Limits.from_settings(load_settings(None).params)
     for no, f in enumerate(files):
         if only is not None and no != only:
             continue
-        for batch in record_batches(f, Limits(), ReadStats()):  # the partition's own load applies the limits
+        stats = ReadStats()
+        for batch in record_batches(f, limits, stats):
             con.register("_batch", batch)
             con.execute("INSERT INTO _part_stage SELECT ?, source_line, raw FROM _batch WHERE "
                         "length(trim(coalesce(try(decode(raw)), 'x'), ' ' || chr(9) || chr(10) || chr(13))) > 0",
                         [no])
             con.unregister("_batch")
+        if stats.oversized:  # the reader yields no bytes for it: it could not reach any partition's quarantine
+            raise InputPathError(f"{f.path}: line {stats.oversized[0][0]} is over the record-size limit "
+                                 "(load_record_size_limit_mib); partitioned mode cannot place it: raise the limit "
+                                 "or run single-process, which quarantines it")
 
 
 def split_source(source: Path, root: Path, partitions: int) -> dict:

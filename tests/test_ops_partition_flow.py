@@ -37,6 +37,19 @@ def test_partitioned_worklist_is_byte_identical(single, n):
     assert len(list((root / f"p{n}.partitions").glob("part-*.duckdb"))) == n
 
 
+def test_a_second_partitioned_run_carries_the_history(single, tmp_path):
+    """--db is kept between partitioned runs: the second worklist (status `continuing`) equals a single-process
+    second run's, byte for byte."""
+    root, _ = single
+    run_pipeline(root / "src", root / "single.duckdb", tmp_path / "single2", AS_OF)
+    for k in (1, 2):
+        merged = run_partitioned(root / "src", tmp_path / "p.duckdb", tmp_path / f"p{k}", AS_OF, 3)
+    second = (tmp_path / "p2" / "worklist.csv").read_bytes()
+    assert second == (tmp_path / "single2" / "worklist.csv").read_bytes()
+    assert second != (tmp_path / "p1" / "worklist.csv").read_bytes()  # statuses moved on from `new`
+    assert merged["export"]["summary"]["continuing"] == merged["export"]["listed"] > 0
+
+
 @pytest.mark.slow
 def test_dask_local_cluster_gives_the_same_worklist(single):
     from flows.partitioned import run_with
