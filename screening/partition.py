@@ -79,7 +79,7 @@ def split_source(source: Path, root: Path, partitions: int) -> dict:
         _stage(con, files, only=no)
         run_sql_file(con, "ops/61_partition_links.sql")
     run_sql_file(con, "ops/63_partition_canon.sql")
-    counts = {"records": 0, "shared": 0, "per_partition": [0] * partitions}
+    counts = {"records": 0, "shared": 0, "per_partition": [0] * partitions, "files": len(files)}
     for no, f in enumerate(files):  # pass 2: assign and write, one file at a time (bounded memory)
         _stage(con, files, only=no)
         run_sql_file(con, "ops/60_partition_lines.sql")
@@ -209,6 +209,7 @@ def merge(results: list[dict], split: dict, db: Path, out: Path, as_of: date,
         load["quarantined"] -= extra * shared_q
         load["loaded"] = load["records_read"] - load["quarantined"]
         load["patients"] = sum(r["load"]["patients"] for r in results)  # Patient resources: never shared
+        load["files"] = split.get("files", load["files"])  # input files, not their copies in every partition
         con.execute("CREATE OR REPLACE TABLE partitioned_run AS SELECT ? AS partitions, ? AS records_read, "
                     "? AS loaded, ? AS quarantined, ? AS shared_records, CAST(? AS DATE) AS as_of",
                     [n, load["records_read"], load["loaded"], load["quarantined"], split["shared"], as_of])

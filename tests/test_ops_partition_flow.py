@@ -31,7 +31,7 @@ def test_partitioned_worklist_is_byte_identical(single, n):
     merged = run_partitioned(root / "src", root / f"p{n}.duckdb", root / f"p{n}", AS_OF, n, workers=2,
                              memory_mb=1024)
     assert (root / f"p{n}" / "worklist.csv").read_bytes() == (root / "single" / "worklist.csv").read_bytes()
-    for key in ("records_read", "loaded", "quarantined", "patients"):  # shared resources counted once
+    for key in ("records_read", "loaded", "quarantined", "patients", "files"):  # shared resources counted once
         assert merged["load"][key] == base["load"][key], key
     assert merged["export"]["listed"] == base["export"]["listed"] > 0
     assert len(list((root / f"p{n}.partitions").glob("part-*.duckdb"))) == n
