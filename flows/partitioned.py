@@ -30,8 +30,9 @@ def partition_task(part_dir: str, db: str, as_of: date, config_dir: str | None, 
 
 
 @task(name="merge", cache_policy=NO_CACHE)
-def merge_task(results: list[dict], split: dict, db: str, out: str, as_of: date) -> dict:
-    return partition.merge(results, split, Path(db), Path(out), as_of)
+def merge_task(results: list[dict], split: dict, db: str, out: str, as_of: date,
+               config_dir: str | None = None) -> dict:
+    return partition.merge(results, split, Path(db), Path(out), as_of, Path(config_dir) if config_dir else None)
 
 
 def task_runner_for(kind: str, workers: int, address: str | None):
@@ -60,7 +61,7 @@ def partitioned_pipeline(source: str, db: str, out: str, as_of: date | None = No
         futures = [partition_task.submit(str(root / f"part-{k}"), str(root / f"part-{k}.duckdb"), as_of,
                                          config_dir, mem, 1, wait_for=[split]) for k in range(partitions)]
         results = [f.result() for f in futures]
-        return merge_task(results, split, db, out, as_of)
+        return merge_task(results, split, db, out, as_of, config_dir)
 
 
 def run_with(kind: str, workers: int, address: str | None, **params) -> dict:

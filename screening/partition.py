@@ -24,7 +24,7 @@ from screening.db import run_sql_file, sql_text
 from screening.errors import DatabaseError, InputPathError
 from screening.export.safe_files import ensure_private_dir
 from screening.load import SourceError, discover, load_source
-from screening.load.files import record_batches
+from screening.load.files import Limits, ReadStats, record_batches
 
 SHARED_TAG = ".shared"  # shared records go to `<name>.shared<suffix>` files: counted once when merging
 
@@ -42,16 +42,24 @@ def _suffix(name: str) -> tuple[str, str]:
 
 
 def _stage(con: duckdb.DuckDBPyConnection, files, only: int | None = None) -> None:
+    from screening.settings import load_settings
+
     con.execute("CREATE OR REPLACE TEMP TABLE _part_stage (file_no INTEGER, line_no BIGINT, raw BLOB)")
+    limits = Limits.from_settings(load_settings(None).params)
     for no, f in enumerate(files):
         if only is not None and no != only:
             continue
-        for batch in record_batches(f):
+        stats = ReadStats()
+        for batch in record_batches(f, limits, stats):
             con.register("_batch", batch)
             con.execute("INSERT INTO _part_stage SELECT ?, source_line, raw FROM _batch WHERE "
                         "length(trim(coalesce(try(decode(raw)), 'x'), ' ' || chr(9) || chr(10) || chr(13))) > 0",
                         [no])
             con.unregister("_batch")
+        if stats.oversized:  # the reader yields no bytes for it: it could not reach any partition's quarantine
+            raise InputPathError(f"{f.path}: line {stats.oversized[0][0]} is over the record-size limit "
+                                 "(load_record_size_limit_mib); partitioned mode cannot place it: raise the limit "
+                                 "or run single-process, which quarantines it")
 
 
 def split_source(source: Path, root: Path, partitions: int) -> dict:
@@ -71,7 +79,7 @@ def split_source(source: Path, root: Path, partitions: int) -> dict:
         _stage(con, files, only=no)
         run_sql_file(con, "ops/61_partition_links.sql")
     run_sql_file(con, "ops/63_partition_canon.sql")
-    counts = {"records": 0, "shared": 0, "per_partition": [0] * partitions}
+    counts = {"records": 0, "shared": 0, "per_partition": [0] * partitions, "files": len(files)}
     for no, f in enumerate(files):  # pass 2: assign and write, one file at a time (bounded memory)
         _stage(con, files, only=no)
         run_sql_file(con, "ops/60_partition_lines.sql")
@@ -152,29 +160,47 @@ def run_partition(part_dir: str, db: str, as_of: date, config_dir: str | None, m
         con.close()
 
 
-def merge(results: list[dict], split: dict, db: Path, out: Path, as_of: date) -> dict:
-    """One worklist (re-ranked over all partitions) and one run record; shared resources counted once."""
-    from screening.export.worklist_csv import write_worklist_csv
+# The tables the export step (screening/export/run_export.py, sql/export/*.sql) reads, besides `worklist` (merged
+# and re-ranked by sql/ops/50_merge_worklist.sql) and its own history tables, which live in the merged database.
+MERGED_TABLES = ("screen_patient", "screen_hits", "worklist_action", "data_quality", "patient", "care_team",
+                 "observation", "medication_use")
+
+
+def _merge_table(con: duckdb.DuckDBPyConnection, table: str, n: int) -> None:
+    """One table as the union of the partitions'. A patient's rows sit in one partition only (UNION ALL); a table
+    without `patient_id` may hold shared resources present in every partition: identical rows are kept once."""
+    cols = {r[0] for r in con.execute("SELECT column_name FROM duckdb_columns() WHERE database_name = 'p0' "
+                                      "AND schema_name = 'main' AND table_name = ?", [table]).fetchall()}
+    if not cols:
+        return  # not produced by this build (e.g. data_quality without the clinical-rules screens)
+    glue = " UNION ALL BY NAME " if "patient_id" in cols or table == "patient" else " UNION BY NAME "
+    union = glue.join("SELECT * FROM p" + str(k) + ".main." + table for k in range(n))
+    con.execute("CREATE OR REPLACE TABLE main." + table + " AS " + union)
+
+
+def merge(results: list[dict], split: dict, db: Path, out: Path, as_of: date,
+          config_dir: Path | None = None, export_options: dict | None = None) -> dict:
+    """Merge the partitions' screening tables into the merged database (worklist re-ranked over all partitions,
+    one run record, shared resources counted once), then run the single-process export step on it, so the
+    worklist, its history, status and dispositions are exactly those of a single-process run."""
+    from screening.pipeline import export_step
 
     db = Path(db)
     _refuse_single_process_db(db)
-    for leftover in (db, db.with_name(db.name + ".wal")):
-        leftover.unlink(missing_ok=True)
-    con = duckdb.connect(str(db))
+    n = len(results)
+    con = open_database(db)  # kept between runs: worklist_history / worklist_run give status across runs
     try:
-        parts = []
         for k, r in enumerate(results):
-            alias = f"p{k}"
-            attach = "ATTACH '" + r["db"].replace("'", "''") + "' AS " + alias + " (READ_ONLY)"
+            attach = "ATTACH '" + r["db"].replace("'", "''") + "' AS p" + str(k) + " (READ_ONLY)"
             con.execute(attach)
-            parts.append("SELECT w.*, s.safety AS _safety FROM " + alias + ".main.worklist w JOIN " + alias
-                         + ".main.screen_patient s USING (patient_id)")
-        union = "CREATE TEMP TABLE _part_worklist AS " + " UNION ALL ".join(parts)
-        con.execute(union)
+        parts = ["SELECT w.*, s.safety AS _safety FROM p" + str(k) + ".main.worklist w JOIN p" + str(k)
+                 + ".main.screen_patient s USING (patient_id)" for k in range(n)]
+        con.execute("CREATE OR REPLACE TEMP TABLE _part_worklist AS " + " UNION ALL ".join(parts))
         run_sql_file(con, "ops/50_merge_worklist.sql")
-        for k in range(len(results)):
+        for table in MERGED_TABLES:
+            _merge_table(con, table, n)
+        for k in range(n):
             con.execute("DETACH p" + str(k))
-        n = len(results)
         extra = n - 1  # copies of each shared record beyond the first
         shared_q = results[0]["shared_quarantined"] if results else 0
         load = {key: sum(r["load"][key] for r in results)
@@ -183,21 +209,20 @@ def merge(results: list[dict], split: dict, db: Path, out: Path, as_of: date) ->
         load["quarantined"] -= extra * shared_q
         load["loaded"] = load["records_read"] - load["quarantined"]
         load["patients"] = sum(r["load"]["patients"] for r in results)  # Patient resources: never shared
-        con.execute("CREATE TABLE partitioned_run AS SELECT ? AS partitions, ? AS records_read, ? AS loaded, "
-                    "? AS quarantined, ? AS shared_records, CAST(? AS DATE) AS as_of",
+        load["files"] = split.get("files", load["files"])  # input files, not their copies in every partition
+        con.execute("CREATE OR REPLACE TABLE partitioned_run AS SELECT ? AS partitions, ? AS records_read, "
+                    "? AS loaded, ? AS quarantined, ? AS shared_records, CAST(? AS DATE) AS as_of",
                     [n, load["records_read"], load["loaded"], load["quarantined"], split["shared"], as_of])
-        con.execute("CREATE TABLE partition_run (part INTEGER, db VARCHAR, records_read BIGINT, loaded BIGINT, "
-                    "quarantined BIGINT, screened BIGINT, listed BIGINT)")
+        con.execute("CREATE OR REPLACE TABLE partition_run (part INTEGER, db VARCHAR, records_read BIGINT, "
+                    "loaded BIGINT, quarantined BIGINT, screened BIGINT, listed BIGINT)")
         for k, r in enumerate(results):
             con.execute("INSERT INTO partition_run VALUES (?, ?, ?, ?, ?, ?, ?)",
                         [k, r["db"], r["load"]["records_read"], r["load"]["loaded"], r["load"]["quarantined"],
                          r["screen"]["screened"], r["screen"]["listed"]])
-        ensure_private_dir(out)
-        path, rows = write_worklist_csv(con, Path(out))
-        by_priority = dict(con.execute("SELECT priority, count(*) FROM worklist GROUP BY priority").fetchall())
     finally:
         con.close()
-    return {"load": load, "export": {"worklist": str(path), "listed": rows, "by_priority": by_priority},
+    exported = export_step(db, Path(out), as_of, Path(config_dir) if config_dir else None, export_options)
+    return {"load": load, "export": exported,
             "screen": {"screened": sum(r["screen"]["screened"] for r in results), "as_of": as_of.isoformat()},
             "db": str(db),
             "partitions": n}
@@ -236,4 +261,4 @@ def run_partitioned(source: Path, db: Path, out: Path, as_of: date, partitions: 
         futures = [pool.submit(run_partition, str(root / f"part-{k}"), str(root / f"part-{k}.duckdb"), as_of,
                                str(config_dir) if config_dir else None, mem, threads) for k in range(partitions)]
         results = [f.result() for f in futures]
-    return merge(results, split, db, out, as_of)
+    return merge(results, split, db, out, as_of, config_dir)

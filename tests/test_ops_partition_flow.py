@@ -15,11 +15,6 @@ from tests.conftest import write_ndjson
 AS_OF = date(2026, 6, 30)
 
 
-PORT_PENDING = pytest.mark.xfail(
-    strict=True, reason="partitioned merge still writes the worklist the pre-history way; the worklist export merged "
-    "from main at 04:45 (run_id, worklist_history, dispositions) is not ported to the merge yet")
-
-
 @pytest.fixture(scope="module")
 def single(tmp_path_factory):
     from screening.synth import generate
@@ -30,20 +25,31 @@ def single(tmp_path_factory):
     return root, summary
 
 
-@PORT_PENDING
 @pytest.mark.parametrize("n", [1, 3, 8])
 def test_partitioned_worklist_is_byte_identical(single, n):
     root, base = single
     merged = run_partitioned(root / "src", root / f"p{n}.duckdb", root / f"p{n}", AS_OF, n, workers=2,
                              memory_mb=1024)
     assert (root / f"p{n}" / "worklist.csv").read_bytes() == (root / "single" / "worklist.csv").read_bytes()
-    for key in ("records_read", "loaded", "quarantined", "patients"):  # shared resources counted once
+    for key in ("records_read", "loaded", "quarantined", "patients", "files"):  # shared resources counted once
         assert merged["load"][key] == base["load"][key], key
     assert merged["export"]["listed"] == base["export"]["listed"] > 0
     assert len(list((root / f"p{n}.partitions").glob("part-*.duckdb"))) == n
 
 
-@PORT_PENDING
+def test_a_second_partitioned_run_carries_the_history(single, tmp_path):
+    """--db is kept between partitioned runs: the second worklist (status `continuing`) equals a single-process
+    second run's, byte for byte."""
+    root, _ = single
+    run_pipeline(root / "src", root / "single.duckdb", tmp_path / "single2", AS_OF)
+    for k in (1, 2):
+        merged = run_partitioned(root / "src", tmp_path / "p.duckdb", tmp_path / f"p{k}", AS_OF, 3)
+    second = (tmp_path / "p2" / "worklist.csv").read_bytes()
+    assert second == (tmp_path / "single2" / "worklist.csv").read_bytes()
+    assert second != (tmp_path / "p1" / "worklist.csv").read_bytes()  # statuses moved on from `new`
+    assert merged["export"]["summary"]["continuing"] == merged["export"]["listed"] > 0
+
+
 @pytest.mark.slow
 def test_dask_local_cluster_gives_the_same_worklist(single):
     from flows.partitioned import run_with

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from screening.db import sql_text
-from screening.paths import PROJECT_ROOT
+from screening.errors import ConfigError
+from screening.paths import config_dirs as default_config_dirs
 
 RANGES_FILE = "plausible_ranges.csv"
 TYPES_FILE = "fhir_resource_types.csv"
@@ -41,7 +42,10 @@ def config_file(name: str, config_dirs: list[Path] | None) -> Path:
     for d in reversed(config_dirs or []):
         if (Path(d) / name).exists():
             return Path(d) / name
-    return PROJECT_ROOT / "config" / name
+    for d in reversed(default_config_dirs()):  # site folder (OSTEOSCREEN_CONFIG), then the packaged defaults
+        if (Path(d) / name).exists():
+            return Path(d) / name
+    raise ConfigError(f"{name}: missing from every configuration folder")
 
 
 def fhir_types(config_dirs: list[Path] | None = None) -> list[str]:
