@@ -75,39 +75,51 @@ def _wait_line(proc, pattern: str, timeout: float, seen: list[str]) -> re.Match:
     raise AssertionError(f"no line matching {pattern!r}; got: {''.join(seen)[-3000:]}")
 
 
+def _start_serve(tmp_path, home, prefect_home, fhir) -> subprocess.Popen:
+    """`osteoscreen serve` as users start it, in its own session (so every process it leaves can be found)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API", "OSTEOSCREEN"))}
+    env.update(PREFECT_HOME=str(prefect_home), OSTEOSCREEN_FHIR_URL=fhir.base_url,
+               PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1", PREFECT_UI_ENABLED="false")
+    return subprocess.Popen([BIN / "osteoscreen", "serve", "--home", str(home)], env=env, cwd=tmp_path,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+
+
+def _served_deployment(proc, seen: list[str]) -> tuple[httpx.Client, dict]:
+    """Wait until serve says where its API is and has registered the nightly deployment."""
+    url = _wait_line(proc, r"Prefect API: (http://127\.0\.0\.1:\d+/api)", 180, seen).group(1)
+    _wait_line(proc, r"serving nightly/nightly \(0 2 \* \* \* America/New_York\)", 120, seen)
+    api = httpx.Client(base_url=url, timeout=30)
+    deadline = time.monotonic() + 120
+    while (r := api.get("/deployments/name/nightly/nightly")).status_code != 200:  # registered just after printing
+        assert time.monotonic() < deadline, r.text
+        time.sleep(1)
+    return api, r.json()
+
+
+def _trigger(api: httpx.Client, deployment_id: str) -> httpx.Response:
+    for _ in range(10):  # a busy SQLite-backed server may answer 5xx for a moment
+        created = api.post(f"/deployments/{deployment_id}/create_flow_run", json={})
+        if created.status_code < 500:
+            break
+        time.sleep(2)
+    assert created.status_code in (200, 201), created.text
+    return created
+
+
 @pytest.mark.slow
 def test_serve_nightly_end_to_end_no_phi_and_nothing_left_behind(tmp_path):
     home, prefect_home = tmp_path / "home", tmp_path / "prefect-home"
     home.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API", "OSTEOSCREEN"))}
     seen: list[str] = []
     with server(lines_per_file=5) as fhir:
         _plant(fhir)
-        env.update(PREFECT_HOME=str(prefect_home), OSTEOSCREEN_FHIR_URL=fhir.base_url,
-                   PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1", PREFECT_UI_ENABLED="false")
-        proc = subprocess.Popen([BIN / "osteoscreen", "serve", "--home", str(home)], env=env, cwd=tmp_path,
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                text=True, start_new_session=True)
+        proc = _start_serve(tmp_path, home, prefect_home, fhir)
         try:
-            url = _wait_line(proc, r"Prefect API: (http://127\.0\.0\.1:\d+/api)", 180, seen).group(1)
-            _wait_line(proc, r"serving nightly/nightly \(0 2 \* \* \* America/New_York\)", 120, seen)
-            api = httpx.Client(base_url=url, timeout=30)
-            deadline = time.monotonic() + 120
-            while True:  # serve registers the deployments just after printing
-                r = api.get("/deployments/name/nightly/nightly")
-                if r.status_code == 200:
-                    break
-                assert time.monotonic() < deadline, r.text
-                time.sleep(1)
-            deployment = r.json()
+            api, deployment = _served_deployment(proc, seen)
             assert deployment["parameters"]["fhir_url"] == fhir.base_url  # {{ $OSTEOSCREEN_FHIR_URL }} filled in
             assert [s["schedule"]["cron"] for s in deployment["schedules"]] == ["0 2 * * *"]
-            for _ in range(10):  # a busy SQLite-backed server may answer 5xx for a moment
-                created = api.post(f"/deployments/{deployment['id']}/create_flow_run", json={})
-                if created.status_code < 500:
-                    break
-                time.sleep(2)
-            assert created.status_code in (200, 201), created.text
+            created = _trigger(api, deployment["id"])
             run = created.json()
             deadline = time.monotonic() + 400
             while True:
@@ -193,29 +205,13 @@ def test_serve_killed_mid_run_leaves_no_flow_run_process(tmp_path):
     which ties nothing to its parent) must go too, not keep retrying the dead API."""
     home = tmp_path / "home"
     home.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API", "OSTEOSCREEN"))}
     seen: list[str] = []
     with server(lines_per_file=5) as fhir:
         _plant(fhir)
-        env.update(PREFECT_HOME=str(tmp_path / "ph"), OSTEOSCREEN_FHIR_URL=fhir.base_url,
-                   PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1", PREFECT_UI_ENABLED="false")
-        proc = subprocess.Popen([BIN / "osteoscreen", "serve", "--home", str(home)], env=env, cwd=tmp_path,
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                text=True, start_new_session=True)
+        proc = _start_serve(tmp_path, home, tmp_path / "ph", fhir)
         try:
-            url = _wait_line(proc, r"Prefect API: (http://127\.0\.0\.1:\d+/api)", 180, seen).group(1)
-            _wait_line(proc, r"serving nightly/nightly", 120, seen)
-            api = httpx.Client(base_url=url, timeout=30)
-            deadline = time.monotonic() + 120
-            while (r := api.get("/deployments/name/nightly/nightly")).status_code != 200:
-                assert time.monotonic() < deadline, r.text
-                time.sleep(1)
-            for _ in range(10):
-                created = api.post(f"/deployments/{r.json()['id']}/create_flow_run", json={})
-                if created.status_code < 500:
-                    break
-                time.sleep(2)
-            assert created.status_code in (200, 201), created.text
+            api, deployment = _served_deployment(proc, seen)
+            created = _trigger(api, deployment["id"])
             before = set(_session_pids(proc.pid))
             deadline = time.monotonic() + 120
             while True:  # the flow-run process is alive and has told the API it runs
