@@ -39,10 +39,8 @@ class FieldRule:
 
 def config_file(name: str, config_dirs: list[Path] | None) -> Path:
     """The last configuration folder that has `name` wins (a --config folder overrides the shipped file)."""
-    for d in reversed(config_dirs or []):
-        if (Path(d) / name).exists():
-            return Path(d) / name
-    for d in reversed(default_config_dirs()):  # site folder (OSTEOSCREEN_CONFIG), then the packaged defaults
+    # caller's folders, then the site folder (OSTEOSCREEN_CONFIG), then the packaged defaults
+    for d in reversed([*default_config_dirs(), *(config_dirs or [])]):
         if (Path(d) / name).exists():
             return Path(d) / name
     raise ConfigError(f"{name}: missing from every configuration folder")
