@@ -548,11 +548,19 @@ def serve(
                                               show_default="current folder")] = None,
     port: Annotated[int | None, typer.Option("--port", help="Port of the local Prefect server (when no "
                                              "PREFECT_API_URL).", show_default="a free port")] = None,
+    show_file: Annotated[bool, typer.Option(
+        "--show-file", help="Print the path of the deployment definition and exit (for `prefect deploy "
+        "--prefect-file`).")] = False,
 ) -> None:
     """Serve the prefect.yaml deployments (schedules, parameters) from this process; no work pool needed.
 
     Uses PREFECT_API_URL when set, else starts a local Prefect server on 127.0.0.1 and prints where.
     """
+    if show_file:
+        from screening.serve import definition_path
+
+        typer.echo(str(definition_path(file)))
+        return
     _prefect_defaults()
     from screening.serve import serve as serve_deployments
 
