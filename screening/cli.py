@@ -195,7 +195,7 @@ def run(
         _check_outputs(db, out)
         if partitions > 1 or dask:
             summary = _run_partitioned(source, db, out, day, config, partitions, task_runner, dask_address,
-                                       workers, memory_mb, orchestrate)
+                                       workers, memory_mb, orchestrate, export_options, snapshot)
         elif orchestrate:
             summary = _run_flow(source, db, out, day, config, snapshot, export_options)
         else:  # no Prefect API and no orchestration asked for: the same steps as plain functions, no server
@@ -207,11 +207,12 @@ def run(
 
 def _run_partitioned(source: Path, db: Path, out: Path, day: date, config: Path | None, partitions: int,
                      task_runner: str, dask_address: str | None, workers: int, memory_mb: int | None,
-                     orchestrate: bool) -> dict:
+                     orchestrate: bool, export_options: dict | None = None, snapshot: Path | None = None) -> dict:
     if not orchestrate:
         from screening.partition import run_partitioned
 
-        return run_partitioned(source, db, out, day, partitions, config, workers, memory_mb)
+        return run_partitioned(source, db, out, day, partitions, config, workers, memory_mb,
+                               export_options=export_options, snapshot=snapshot)
     import contextlib
 
     _prefect_defaults()
@@ -227,7 +228,8 @@ def _run_partitioned(source: Path, db: Path, out: Path, day: date, config: Path 
         kind = "dask" if dask_address else task_runner
         summary = run_with(kind, workers, dask_address, source=str(source), db=str(db), out=str(out),
                            as_of=day, partitions=partitions, config_dir=str(config) if config else None,
-                           memory_mb=memory_mb)
+                           memory_mb=memory_mb, export_options=export_options,
+                           snapshot=str(snapshot) if snapshot else None)
         from prefect.logging.handlers import APILogWorker
 
         APILogWorker.drain_all(timeout=10)
@@ -546,11 +548,19 @@ def serve(
                                               show_default="current folder")] = None,
     port: Annotated[int | None, typer.Option("--port", help="Port of the local Prefect server (when no "
                                              "PREFECT_API_URL).", show_default="a free port")] = None,
+    show_file: Annotated[bool, typer.Option(
+        "--show-file", help="Print the path of the deployment definition and exit (for `prefect deploy "
+        "--prefect-file`).")] = False,
 ) -> None:
     """Serve the prefect.yaml deployments (schedules, parameters) from this process; no work pool needed.
 
     Uses PREFECT_API_URL when set, else starts a local Prefect server on 127.0.0.1 and prints where.
     """
+    if show_file:
+        from screening.serve import definition_path
+
+        typer.echo(str(definition_path(file)))
+        return
     _prefect_defaults()
     from screening.serve import serve as serve_deployments
 

@@ -3,6 +3,7 @@ run report (and Prefect artifacts inside a flow run), apply retention. Counts an
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from screening.database import open_database
@@ -19,8 +20,13 @@ from screening.snapshot import fingerprint, publish_snapshot, snapshot_path
 
 
 def finish_step(db: Path, out: Path, summary: dict, config_dir: Path | None = None,
-                snapshot: Path | None = None, landing: Path | None = None) -> dict:
-    """Runs under the run lock, after export; the working database is closed again before the snapshot copy."""
+                snapshot: Path | None = None, landing: Path | None = None,
+                report_types: list[dict] | None = None, fingerprint_parts: list[str] | None = None) -> dict:
+    """Runs under the run lock, after export; the working database is closed again before the snapshot copy.
+
+    Partitioned mode (screening.partition.finish) passes the per-type table merged over the partitions
+    (`report_types`) and the partitions' content digests (`fingerprint_parts`): the merged database holds no
+    resource_raw or quarantine of its own."""
     db, out = Path(db), Path(out)
     keep = load_settings(config_dir).params
     target = Path(snapshot) if snapshot else snapshot_path(db)
@@ -28,12 +34,16 @@ def finish_step(db: Path, out: Path, summary: dict, config_dir: Path | None = No
     try:
         ensure_ops_tables(con)
         fp = fingerprint(con)
+        if fingerprint_parts:
+            fp = hashlib.sha256("|".join([fp, *fingerprint_parts]).encode()).hexdigest()  # digests of digests
         last = con.execute("SELECT fingerprint FROM run_record ORDER BY finished_at DESC LIMIT 1").fetchone()
         changed = last is None or last[0] != fp or not target.exists()
         record = record_run(con, summary, fp, str(target) if changed else None)
         summary = {**summary, "outputs": {"database": str(db), "worklist": summary["export"].get("worklist"),
                                           "snapshot": str(target)}}
         report = build_report(con, summary, record)
+        if report_types is not None:
+            report["types"] = report_types
         pruned_runs = prune_run_history(con, int(keep["housekeeping_run_history_days"]))
     finally:
         con.close()

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -154,8 +155,10 @@ def run_partition(part_dir: str, db: str, as_of: date, config_dir: str | None, m
         shared_loaded = con.execute("SELECT count(*) FROM resource_raw WHERE contains(source_file, ?)",
                                     [SHARED_TAG + "."]).fetchone()[0]
         loaded["patients"] = con.execute("SELECT count(*) FROM patient").fetchone()[0]
+        from screening.snapshot import fingerprint
+
         return {"db": db, "load": loaded, "screen": screened, "shared_quarantined": shared_q,
-                "shared_stored": shared_loaded}
+                "shared_stored": shared_loaded, "fingerprint": fingerprint(con, worklist_history=False)}
     finally:
         con.close()
 
@@ -163,7 +166,9 @@ def run_partition(part_dir: str, db: str, as_of: date, config_dir: str | None, m
 # The tables the export step (screening/export/run_export.py, sql/export/*.sql) reads, besides `worklist` (merged
 # and re-ranked by sql/ops/50_merge_worklist.sql) and its own history tables, which live in the merged database.
 MERGED_TABLES = ("screen_patient", "screen_hits", "worklist_action", "data_quality", "patient", "care_team",
-                 "observation", "medication_use")
+                 "observation", "medication_use",
+                 # ... and those the analytics views of the snapshot read (sql/analytics/10_views.sql)
+                 "screen_person", "dxa_result", "dxa_latest", "med_exposure", "gc_exposure")
 
 
 def _merge_table(con: duckdb.DuckDBPyConnection, table: str, n: int) -> None:
@@ -179,15 +184,19 @@ def _merge_table(con: duckdb.DuckDBPyConnection, table: str, n: int) -> None:
 
 
 def merge(results: list[dict], split: dict, db: Path, out: Path, as_of: date,
-          config_dir: Path | None = None, export_options: dict | None = None) -> dict:
+          config_dir: Path | None = None, export_options: dict | None = None, source: str | None = None) -> dict:
     """Merge the partitions' screening tables into the merged database (worklist re-ranked over all partitions,
     one run record, shared resources counted once), then run the single-process export step on it, so the
-    worklist, its history, status and dispositions are exactly those of a single-process run."""
+    worklist, its history, status and dispositions are exactly those of a single-process run.
+
+    Returns counts, the merged per-type table of the run report and the partitions' fingerprints (digests):
+    `finish` (the single-process finish step) takes them from there."""
     from screening.pipeline import export_step
 
     db = Path(db)
-    _refuse_single_process_db(db)
+    refuse_single_process_db(db)
     n = len(results)
+    started = datetime.now(UTC)
     con = open_database(db)  # kept between runs: worklist_history / worklist_run give status across runs
     try:
         for k, r in enumerate(results):
@@ -199,6 +208,7 @@ def merge(results: list[dict], split: dict, db: Path, out: Path, as_of: date,
         run_sql_file(con, "ops/50_merge_worklist.sql")
         for table in MERGED_TABLES:
             _merge_table(con, table, n)
+        types = _merged_types(con, n)
         for k in range(n):
             con.execute("DETACH p" + str(k))
         extra = n - 1  # copies of each shared record beyond the first
@@ -210,6 +220,13 @@ def merge(results: list[dict], split: dict, db: Path, out: Path, as_of: date,
         load["loaded"] = load["records_read"] - load["quarantined"]
         load["patients"] = sum(r["load"]["patients"] for r in results)  # Patient resources: never shared
         load["files"] = split.get("files", load["files"])  # input files, not their copies in every partition
+        load["run_id"] = "partitioned-" + uuid.uuid4().hex[:12]
+        # One load_run row for the whole partitioned load: analytics.loads shows it, and `nightly` reads it to
+        # know the export was loaded (the partitions' own load_run rows name their split copies).
+        con.execute("INSERT INTO load_run (run_id, started_at, finished_at, source, files, records_read, loaded, "
+                    "quarantined, status) VALUES (?, ?, now(), ?, ?, ?, ?, ?, 'committed')",
+                    [load["run_id"], started, str(source or ""), load["files"], load["records_read"],
+                     load["loaded"], load["quarantined"]])
         con.execute("CREATE OR REPLACE TABLE partitioned_run AS SELECT ? AS partitions, ? AS records_read, "
                     "? AS loaded, ? AS quarantined, ? AS shared_records, CAST(? AS DATE) AS as_of",
                     [n, load["records_read"], load["loaded"], load["quarantined"], split["shared"], as_of])
@@ -224,11 +241,35 @@ def merge(results: list[dict], split: dict, db: Path, out: Path, as_of: date,
     exported = export_step(db, Path(out), as_of, Path(config_dir) if config_dir else None, export_options)
     return {"load": load, "export": exported,
             "screen": {"screened": sum(r["screen"]["screened"] for r in results), "as_of": as_of.isoformat()},
-            "db": str(db),
-            "partitions": n}
+            "db": str(db), "partitions": n, "report_types": types,
+            "fingerprints": [r.get("fingerprint", "") for r in results]}
 
 
-def _refuse_single_process_db(db: Path) -> None:
+def _merged_types(con: duckdb.DuckDBPyConnection, n: int) -> list[dict]:
+    """The run report's per-type table over the ATTACHed partitions, shared records counted once (counts only)."""
+    for name, table in (("_part_raw_types", "resource_raw"), ("_part_q_types", "quarantine")):
+        union = " UNION ALL ".join(
+            "SELECT " + str(k) + " AS k, resource_type, contains(source_file, '" + SHARED_TAG + ".') AS shared, "
+            "count(*) AS n FROM p" + str(k) + ".main." + table + " GROUP BY ALL" for k in range(n))
+        con.execute("CREATE OR REPLACE TEMP TABLE " + name + " AS " + union)
+    cur = con.execute(sql_text("ops/65_partition_types.sql"))
+    return [dict(zip(("resource_type", "loaded", "quarantined", "stored"), r, strict=True)) for r in cur.fetchall()]
+
+
+def finish(merged: dict, out: Path, config_dir: Path | None = None, snapshot: Path | None = None,
+           landing: Path | None = None) -> dict:
+    """The single-process finish step on the merged database: run record, analytics snapshot (from the merged
+    tables), run report files and Prefect artifacts, retention. The snapshot is republished when the merged
+    database or any partition's content changed (the partitions' digests join the merged one)."""
+    from screening.operations import finish_step
+
+    summary = {k: merged[k] for k in ("load", "screen", "export", "db")}
+    return finish_step(Path(merged["db"]), Path(out), summary, Path(config_dir) if config_dir else None,
+                       snapshot=Path(snapshot) if snapshot else None, landing=Path(landing) if landing else None,
+                       report_types=merged["report_types"], fingerprint_parts=merged["fingerprints"])
+
+
+def refuse_single_process_db(db: Path) -> None:
     """The merged database is rebuilt each run: never let that replace a single-process working database."""
     if not db.exists():
         return
@@ -249,16 +290,29 @@ def memory_per_partition(total_mb: int | None, concurrent: int) -> int | None:
 
 
 def run_partitioned(source: Path, db: Path, out: Path, as_of: date, partitions: int,
-                    config_dir: Path | None = None, workers: int = 2, memory_mb: int | None = None) -> dict:
-    """Partitioned mode without Prefect: partitions run on a thread pool (DuckDB releases the GIL)."""
-    _refuse_single_process_db(Path(db))  # before any work, not only at the merge
-    root = partition_root(db)
-    split = split_source(Path(source), root, partitions)
-    workers = max(1, min(workers, partitions))
-    mem = memory_per_partition(memory_mb, workers)
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(run_partition, str(root / f"part-{k}"), str(root / f"part-{k}.duckdb"), as_of,
-                               str(config_dir) if config_dir else None, mem, threads) for k in range(partitions)]
-        results = [f.result() for f in futures]
-    return merge(results, split, db, out, as_of, config_dir)
+                    config_dir: Path | None = None, workers: int = 2, memory_mb: int | None = None,
+                    export_options: dict | None = None, snapshot: Path | None = None,
+                    landing: Path | None = None) -> dict:
+    """Partitioned mode without Prefect: partitions run on a thread pool (DuckDB releases the GIL). Same options
+    and outputs as screening.pipeline.run_pipeline (export options, snapshot, run report, retention)."""
+    from screening.runlock import pipeline_lock
+
+    old_umask = os.umask(0o077)
+    try:
+        with pipeline_lock(Path(db)):
+            refuse_single_process_db(Path(db))  # before any work, not only at the merge
+            root = partition_root(db)
+            split = split_source(Path(source), root, partitions)
+            workers = max(1, min(workers, partitions))
+            mem = memory_per_partition(memory_mb, workers)
+            threads = max(1, (os.cpu_count() or 1) // workers)
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                futures = [pool.submit(run_partition, str(root / f"part-{k}"), str(root / f"part-{k}.duckdb"),
+                                       as_of, str(config_dir) if config_dir else None, mem, threads)
+                           for k in range(partitions)]
+                results = [f.result() for f in futures]
+            merged = merge(results, split, db, out, as_of, config_dir, export_options, str(source))
+            merged["finish"] = finish(merged, out, config_dir, snapshot, landing)
+    finally:
+        os.umask(old_umask)
+    return merged

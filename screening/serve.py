@@ -78,9 +78,13 @@ def load_definitions(path: Path | None = None, names: list[str] | None = None,
 
 
 def _flow_of(entrypoint: str):
-    """`flows/nightly.py:nightly` -> the flow object, imported as a module (works from a wheel too)."""
-    file, _, attr = entrypoint.partition(":")
-    module = file.removesuffix(".py").replace("/", ".")
+    """`flows.nightly.nightly` (or `flows/nightly.py:nightly`) -> the flow object, imported as a module, so it
+    works from a wheel too."""
+    if ":" in entrypoint:
+        file, _, attr = entrypoint.partition(":")
+        module = file.removesuffix(".py").replace("/", ".")
+    else:
+        module, _, attr = entrypoint.rpartition(".")
     return getattr(importlib.import_module(module), attr)
 
 

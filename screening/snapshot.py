@@ -28,8 +28,13 @@ def snapshot_path(db: Path) -> Path:
     return db.with_name(f"{db.stem}.analytics.duckdb")
 
 
-def fingerprint(con: duckdb.DuckDBPyConnection) -> str:
-    return con.execute(sql_text("ops/40_fingerprint.sql")).fetchone()[0]
+def fingerprint(con: duckdb.DuckDBPyConnection, worklist_history: bool = True) -> str:
+    """Digest of what the snapshot would show: data and screen output (40), and the export's decisions (41:
+    status, dispositions; `worklist_history=False` for a partition file, which has no export tables)."""
+    content = con.execute(sql_text("ops/40_fingerprint.sql")).fetchone()[0]
+    if not worklist_history:
+        return content
+    return content + ":" + con.execute(sql_text("ops/41_fingerprint_worklist.sql")).fetchone()[0]
 
 
 def _private_copy(src: Path, dst: Path) -> None:

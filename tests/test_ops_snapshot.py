@@ -108,3 +108,62 @@ def test_run_report_files_hold_counts_only(tmp_path):
     leaks = sorted(v for v in phi if len(v) > 3 and v in text)
     assert leaks == []
     assert os.path.exists(tmp_path / "w.analytics.duckdb")
+
+
+def test_analytics_patient_has_worklist_status_and_last_disposition_from_the_cli(tmp_path):
+    """Issue 12.6: one row per patient with the worklist status (new / continuing / resolved ...) and the last
+    disposition, recorded with `osteoscreen disposition` into its own file, read from the self-contained
+    snapshot (the dispositions the run read are in it). A disposition alone (no new data) republishes it."""
+    from tests.test_worklist_support import write_population
+
+    cli = Path(sys.executable).parent / "osteoscreen"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API", "OSTEOSCREEN"))}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect")
+    db, snap = tmp_path / "data" / "w.duckdb", tmp_path / "data" / "w.analytics.duckdb"
+
+    def osteoscreen(*args: str) -> str:
+        r = subprocess.run([cli, *args], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+        assert r.returncode == 0, r.stderr[-2000:]
+        return r.stdout
+
+    def run(n: int, as_of: str) -> str:
+        return osteoscreen("run", "--source", str(write_population(tmp_path / "src", n)), "--db", str(db),
+                           "--out", str(tmp_path / "out"), "--as-of", as_of)
+
+    def view() -> dict[str, tuple]:
+        out = osteoscreen("query", "--db", str(snap), "--csv", "--max-rows", "1000",
+                          "SELECT patient_id, worklist_status, last_disposition, last_disposition_by, dispositions, "
+                          "resolved_reason FROM analytics.patient ORDER BY patient_id")
+        rows = [line.split(",") for line in out.strip().splitlines()[1:]]
+        return {r[0]: tuple(r[1:]) for r in rows}
+
+    run(1, "2026-06-30")
+    first = view()
+    assert first["wl-disp1"] == ("new", "", "", "0", "") and first["wl-cont"][0] == "new"
+    assert "published" in run(1, "2026-06-30")  # statuses moved on: new -> continuing
+    osteoscreen("disposition", "wl-disp1", "--status", "contacted", "--db", str(db), "--by", "cm7")
+    osteoscreen("disposition", "wl-unreach", "--status", "unable to reach", "--db", str(db), "--by", "cm7")
+    inode = snap.stat().st_ino
+    assert "snapshot:  " in run(1, "2026-06-30")
+    assert snap.stat().st_ino != inode, "a disposition alone must republish the snapshot"
+    after = view()
+    assert after["wl-disp1"] == ("suppressed", "contacted", "cm7", "1", "")
+    assert after["wl-unreach"] == ("continuing", "unable to reach", "cm7", "1", "")
+    assert after["wl-cont"] == ("continuing", "", "", "0", "")
+    run(2, "2026-07-31")  # wl-gone's aromatase inhibitor ended: resolved, with why
+    second = view()
+    assert second["wl-gone"][0] == "resolved" and second["wl-gone"][4] == "cause gone"
+    assert second["wl-new"][0] == "new"
+    con = duckdb.connect(str(snap), read_only=True)
+    (n,) = con.execute("SELECT count(*) FROM analytics.dispositions WHERE recorded_by = 'cm7'").fetchone()
+    (resolved,) = con.execute("SELECT resolved FROM analytics.worklist_runs ORDER BY run_seq DESC LIMIT 1").fetchone()
+    (in_view,) = con.execute("SELECT count(*) FROM analytics.patient WHERE worklist_status = 'resolved'").fetchone()
+    con.close()
+    assert n == 2 and resolved == in_view >= 1
+    alone = tmp_path / "elsewhere" / "copy.duckdb"  # self-contained: no dispositions file or database beside it
+    alone.parent.mkdir()
+    alone.write_bytes(snap.read_bytes())
+    con = duckdb.connect(str(alone), read_only=True)
+    got = con.execute("SELECT last_disposition FROM analytics.patient WHERE patient_id = 'wl-disp1'").fetchone()
+    con.close()
+    assert got == ("contacted",)

@@ -1,6 +1,6 @@
 -- What the analytics snapshot shows, as one digest: the stored resources (identity, version, size: an identical
 -- re-load changes none of them), quarantine and deletion counts, and the screen output (every screen_patient and
--- worklist row). Same digest = nothing changed = the snapshot is not republished.
+-- worklist row). Same digest (with 41_fingerprint_worklist.sql) = nothing changed = not republished.
 SELECT md5(concat_ws('|',
     (SELECT count(*)::VARCHAR || ':' || coalesce(bit_xor(hash(resource_type, id, version_id, last_updated,
                                                               length(body))), 0)::VARCHAR
