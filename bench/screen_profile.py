@@ -56,6 +56,22 @@ def main() -> None:
             shutil.copy(wal, copy.with_name(copy.name + ".wal"))
         con = open_database(copy)
         runner.execute_file = timed_execute_file
+        phases: dict[str, float] = {}
+
+        def timed(name: str, fn):
+            def wrapper(*a, **kw):
+                t = time.perf_counter()
+                try:
+                    return fn(*a, **kw)
+                finally:
+                    phases[name] = phases.get(name, 0.0) + time.perf_counter() - t
+            return wrapper
+
+        for name in ("load_code_tables", "_config_tables", "_load_actions", "register_report_functions",
+                     "unread_counts", "_ensure_typed_tables", "_config_hash"):
+            setattr(runner, name, timed(name, getattr(runner, name)))
+        for name in ("inputs_digest", "code_hash", "output_counts"):
+            setattr(runner.skip, name, timed(name, getattr(runner.skip, name)))
         t0 = time.perf_counter()
         result = runner.run_screens(con, args.as_of, force=True)
         total = time.perf_counter() - t0
@@ -65,6 +81,8 @@ def main() -> None:
         by_file: dict[str, float] = {}
         for sec, f, *_ in timings:
             by_file[f] = by_file.get(f, 0.0) + sec
+        print("outside the manifest SQL: " + ", ".join(f"{k} {v:.2f} s" for k, v in sorted(phases.items(),
+                                                                                       key=lambda x: -x[1])))
         print("\nper file:")
         for f, sec in sorted(by_file.items(), key=lambda x: -x[1])[: args.top]:
             print(f"  {sec:7.2f} s  {100 * sec / sql_total:5.1f} %  {f}")
