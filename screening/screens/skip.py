@@ -77,10 +77,10 @@ def unchanged_run(con: duckdb.DuckDBPyConnection, as_of, config: str, code: str,
     if not {"code_hash", "inputs_digest", "outputs"} <= cols:
         return None
     cur = con.execute("SELECT * FROM screen_run ORDER BY finished_at DESC, started_at DESC LIMIT 1")
-    row = cur.fetchone()
-    if row is None:
+    rows = cur.fetchall()  # consumed in full: an open result would block the connection's next statement
+    if not rows:
         return None
-    prev = dict(zip([d[0] for d in cur.description], row, strict=True))
+    prev = dict(zip([d[0] for d in cur.description], rows[0], strict=True))
     if (prev["as_of"] != as_of or prev["config_hash"] != config or prev["code_hash"] != code
             or prev["inputs_digest"] != inputs or prev["outputs"] is None):
         return None
