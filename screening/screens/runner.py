@@ -208,7 +208,9 @@ def run_screens(con: duckdb.DuckDBPyConnection, as_of: date, config_dir: Path | 
                 "WHERE not_listed_reason IN ('deceased', 'hospice / palliative care') GROUP BY ALL ORDER BY 1"
             ).fetchall()
         )
-        unread = unread_counts(con)
+        unread = skip.known_unread(con, code, inputs)
+        if unread is None:
+            unread = unread_counts(con)
         con.execute(SCREEN_RUN_DDL)
         for stmt in SCREEN_RUN_MIGRATE:
             con.execute(stmt)
