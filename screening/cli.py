@@ -350,6 +350,8 @@ def _print_summary(summary: dict) -> None:
         f" ({load['files']} files, {load['patients']} Patient resources in the database)",
         *([f"nothing new: all {load['files']} files are unchanged since they were loaded"]
           if load.get("files_skipped") and load["files_skipped"] == load["files"] else []),
+        *([f"screen:    nothing changed since screen run {summary['screen']['unchanged_since']} (same as-of date, "
+           "config and data): its results stand"] if (summary.get("screen") or {}).get("skipped") else []),
         f"flagged:   {export['listed']} patients on the worklist "
         f"(high {prio.get('high', 0)}, medium {prio.get('medium', 0)}, low {prio.get('low', 0)})",
     ]

@@ -61,13 +61,15 @@ def load_step(source: Path, db: Path) -> dict:
             con.close()
 
 
-def screen_step(db: Path, as_of: date, config_dir: Path | None = None) -> dict:
+def screen_step(db: Path, as_of: date, config_dir: Path | None = None, force: bool = False) -> dict:
+    """Screen as of `as_of`; skipped (previous results stand, `skipped` true) when the as-of date, config, code
+    and loaded data equal the last committed screen run's, unless `force` (screening/screens/skip.py)."""
     from screening.screens import run_screens
 
     with phi_safe("screen"), pipeline_lock(db):
         con = open_database(db)
         try:
-            return run_screens(con, as_of, config_dir)
+            return run_screens(con, as_of, config_dir, force=force)
         finally:
             con.close()
 

@@ -52,7 +52,8 @@ def test_counts_and_run_record(loaded):
     assert out["listed"] == 1 and out["by_priority"] == {"low": 1}
     assert out["rules"] == {"low_z_score": 1, "unexplained": 1}
     assert PHI not in json.dumps(out) and "p1" not in json.dumps(out)
-    run_screens(loaded, date(2026, 6, 30))
+    assert run_screens(loaded, date(2026, 6, 30))["skipped"] is True  # unchanged: no second record
+    run_screens(loaded, date(2026, 6, 30), force=True)
     runs = loaded.execute("SELECT as_of, config_hash, code_lists, counts, listed FROM screen_run").fetchall()
     assert len(runs) == 2 and runs[0][1] == runs[1][1]
     assert "fracture.csv" in json.loads(runs[0][2])

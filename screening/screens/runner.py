@@ -24,6 +24,7 @@ from screening.errors import ConfigError
 from screening.faults import crashpoint
 from screening.paths import SQL_DIR
 from screening.reports.udf import register_report_functions
+from screening.screens import skip
 from screening.screens.unread import unread_counts
 from screening.settings import Settings, load_settings
 
@@ -51,9 +52,16 @@ CREATE TABLE IF NOT EXISTS screen_run (
 #   excluded  JSON {reason: patients} of patients never listed whatever else holds (deceased, hospice / palliative)
 #   unread    JSON {resource type: {"resources": n, "read_by_rules": bool, "elements": {element: resources}}} of what
 #             was loaded but read by no rule (screening.screens.unread)
+# Added by issue 10 (skip an unchanged screen, screening.screens.skip):
+#   code_hash      sha256 of the SQL and Python the result depends on
+#   inputs_digest  digest of the loaded data the screens read
+#   outputs        JSON {table: rows} of the output tables this run wrote
 SCREEN_RUN_MIGRATE = (
     "ALTER TABLE screen_run ADD COLUMN IF NOT EXISTS excluded VARCHAR",
     "ALTER TABLE screen_run ADD COLUMN IF NOT EXISTS unread VARCHAR",
+    "ALTER TABLE screen_run ADD COLUMN IF NOT EXISTS code_hash VARCHAR",
+    "ALTER TABLE screen_run ADD COLUMN IF NOT EXISTS inputs_digest VARCHAR",
+    "ALTER TABLE screen_run ADD COLUMN IF NOT EXISTS outputs VARCHAR",
 )
 
 
@@ -127,11 +135,34 @@ def _ensure_typed_tables(con: duckdb.DuckDBPyConnection) -> None:
         rebuild_typed_tables(con)
 
 
-def run_screens(con: duckdb.DuckDBPyConnection, as_of: date, config_dir: Path | None = None) -> dict:
-    """Screen every patient as of `as_of`: (re)creates screen_hits, screen_patient, worklist; appends
-    screen_run.
+def _skipped(con: duckdb.DuckDBPyConnection, prev: dict) -> dict:
+    """The result of the unchanged run `prev`, as run_screens returns it, marked skipped."""
+    by_priority = dict(
+        con.execute("SELECT priority, count(*) FROM worklist GROUP BY priority ORDER BY priority").fetchall())
+    log.info("screen: nothing changed since screen run %s (as of %s, same config, code and data): its results "
+             "stand", prev["run_id"], prev["as_of"])
+    return {
+        "run_id": prev["run_id"],
+        "as_of": prev["as_of"].isoformat(),
+        "screened": prev["screened"],
+        "listed": prev["listed"],
+        "by_priority": by_priority,
+        "rules": json.loads(prev["counts"]),
+        "excluded": json.loads(prev["excluded"] or "{}"),
+        "unread_types": sorted(json.loads(prev["unread"] or "{}")),
+        "skipped": True,
+        "unchanged_since": prev["run_id"],
+    }
 
-    Returns counts only (no patient data): {"run_id", "as_of", "screened", "listed", "by_priority", "rules"}.
+
+def run_screens(con: duckdb.DuckDBPyConnection, as_of: date, config_dir: Path | None = None,
+                force: bool = False) -> dict:
+    """Screen every patient as of `as_of`: (re)creates screen_hits, screen_patient, worklist; appends
+    screen_run. When the as-of date, config, code and loaded data equal those of the latest committed screen
+    run (screening.screens.skip) its results stand and nothing is redone (`skipped`), unless `force`.
+
+    Returns counts only (no patient data): {"run_id", "as_of", "screened", "listed", "by_priority", "rules",
+    "skipped"}.
     """
     if isinstance(as_of, datetime):
         as_of = as_of.date()
@@ -139,9 +170,16 @@ def run_screens(con: duckdb.DuckDBPyConnection, as_of: date, config_dir: Path | 
     started = datetime.now(UTC)
     run_id = uuid.uuid4().hex[:12]
     params = {**settings.params, "as_of": as_of}
+    config_hash, code = _config_hash(settings), skip.code_hash()
     con.execute("BEGIN TRANSACTION")
     try:
         _ensure_typed_tables(con)
+        inputs = skip.inputs_digest(con)
+        prev = None if force else skip.unchanged_run(con, as_of, config_hash, code, inputs)
+        if prev is not None:
+            result = _skipped(con, prev)
+            con.execute("COMMIT")
+            return result
         versions = load_code_tables(con, settings.config_dirs)
         _config_tables(con, settings)
         _load_actions(con, settings)
@@ -170,19 +208,22 @@ def run_screens(con: duckdb.DuckDBPyConnection, as_of: date, config_dir: Path | 
                 "WHERE not_listed_reason IN ('deceased', 'hospice / palliative care') GROUP BY ALL ORDER BY 1"
             ).fetchall()
         )
-        unread = unread_counts(con)
+        unread = skip.known_unread(con, code, inputs)
+        if unread is None:
+            unread = unread_counts(con)
         con.execute(SCREEN_RUN_DDL)
         for stmt in SCREEN_RUN_MIGRATE:
             con.execute(stmt)
         con.execute(
             "INSERT INTO screen_run (run_id, as_of, started_at, finished_at, config_hash, config_dirs, code_lists, "
-            "counts, screened, listed, excluded, unread) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "counts, screened, listed, excluded, unread, code_hash, inputs_digest, outputs) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 run_id,
                 as_of,
                 started,
                 datetime.now(UTC),
-                _config_hash(settings),
+                config_hash,
                 json.dumps([str(d) for d in settings.config_dirs]),
                 json.dumps(versions, sort_keys=True),
                 json.dumps(counts, sort_keys=True),
@@ -190,6 +231,9 @@ def run_screens(con: duckdb.DuckDBPyConnection, as_of: date, config_dir: Path | 
                 listed,
                 json.dumps(excluded, sort_keys=True),
                 json.dumps(unread, sort_keys=True),
+                code,
+                inputs,
+                json.dumps(skip.output_counts(con), sort_keys=True),
             ],
         )
         crashpoint("screen:before-commit")
@@ -207,4 +251,5 @@ def run_screens(con: duckdb.DuckDBPyConnection, as_of: date, config_dir: Path | 
         "rules": counts,
         "excluded": excluded,
         "unread_types": sorted(unread),
+        "skipped": False,
     }

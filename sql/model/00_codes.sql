@@ -31,7 +31,10 @@ CREATE OR REPLACE MACRO name_hit(norm_text, pattern) AS
 CREATE OR REPLACE MACRO display_or_code(txt, code) AS
     coalesce(nullif(trim(replace(txt, ';', ',')), ''), code);
 
-CREATE OR REPLACE TABLE coding_all AS
+-- coding_all is a per-run TEMP table (never persisted: writing its ~9 rows per patient cost more than building it;
+-- the typed *_coding tables hold the same codings). System aliases are resolved once per distinct raw system.
+DROP TABLE IF EXISTS main.coding_all;
+CREATE OR REPLACE TEMP TABLE coding_all AS
 WITH raw AS (
     SELECT 'Observation' AS resource_type, observation_id AS resource_id, system, code, display
     FROM observation_coding
@@ -41,38 +44,52 @@ WITH raw AS (
     UNION ALL SELECT source_type, use_id, system, code, display FROM medication_use_coding
     UNION ALL SELECT 'DiagnosticReport', report_id, system, code, display FROM diagnostic_report_coding
     UNION ALL SELECT 'DocumentReference', document_id, system, code, display FROM document_reference_coding
+),
+sys AS (
+    SELECT s.system AS raw_system, coalesce(cs.canonical, trim(s.system)) AS system
+    FROM (SELECT DISTINCT system FROM raw WHERE system IS NOT NULL) s
+    LEFT JOIN cfg_code_system cs ON cs.alias = lower(rtrim(trim(s.system), '/'))
 )
-SELECT r.resource_type, r.resource_id, coalesce(cs.canonical, trim(r.system)) AS system, r.code, r.display,
-       code_norm(coalesce(cs.canonical, trim(r.system)), r.code) AS code_norm
+SELECT r.resource_type, r.resource_id, s.system, r.code, r.display, code_norm(s.system, r.code) AS code_norm
 FROM raw r
-LEFT JOIN cfg_code_system cs ON cs.alias = lower(rtrim(trim(r.system), '/'));
+LEFT JOIN sys s ON s.raw_system = r.system;
 
+-- The code lists are matched once per distinct (system, code) (a few thousand), not once per coding.
 CREATE OR REPLACE TABLE coding_concept AS
-WITH lens AS (SELECT DISTINCT length(code_norm) AS len FROM vs_code WHERE match = 'prefix'),
-hits AS (
-    SELECT c.resource_type, c.resource_id, v.concept, v.qualifier, c.system, c.code, c.display,
-           1000 + length(v.code_norm) AS specificity
-    FROM coding_all c
-    JOIN vs_code v ON v.match = 'exact' AND v.system = c.system AND v.code_norm = c.code_norm
+WITH keys AS (SELECT DISTINCT system, code_norm FROM coding_all),
+lens AS (SELECT DISTINCT length(code_norm) AS len FROM vs_code WHERE match = 'prefix'),
+key_hits AS (
+    SELECT k.system, k.code_norm, v.concept, v.qualifier, 1000 + length(v.code_norm) AS specificity
+    FROM keys k
+    JOIN vs_code v ON v.match = 'exact' AND v.system = k.system AND v.code_norm = k.code_norm
     UNION ALL
-    SELECT c.resource_type, c.resource_id, v.concept, v.qualifier, c.system, c.code, c.display, l.len
-    FROM coding_all c
+    SELECT k.system, k.code_norm, v.concept, v.qualifier, l.len
+    FROM keys k
     CROSS JOIN lens l
-    JOIN vs_code v ON v.match = 'prefix' AND v.system = c.system AND length(v.code_norm) = l.len
-                  AND v.code_norm = left(c.code_norm, l.len)
+    JOIN vs_code v ON v.match = 'prefix' AND v.system = k.system AND length(v.code_norm) = l.len
+                  AND v.code_norm = left(k.code_norm, l.len)
+),
+hits AS (
+    SELECT c.resource_type, c.resource_id, h.concept, h.qualifier, c.system, c.code, c.display, h.specificity
+    FROM coding_all c
+    JOIN key_hits h ON h.system = c.system AND h.code_norm = c.code_norm
 )
 SELECT resource_type, resource_id, concept, nullif(qualifier, '') AS qualifier, system, code, display
 FROM hits
 QUALIFY row_number() OVER (PARTITION BY resource_type, resource_id, concept
                            ORDER BY specificity DESC, code) = 1;
 
--- observation_text: per Observation, its code text and every coding display in one string (for text rules: DXA
--- score type / site, lab names), and whether it carries a LOINC code. One aggregation instead of a lookup per row.
-CREATE OR REPLACE TABLE observation_text AS
+-- observation_text (per-run TEMP): per Observation, its code text and every coding display in one string (for text
+-- rules: DXA score type / site, lab names), and whether it carries a LOINC code. One aggregation instead of a lookup
+-- per row; list + list_sort instead of an ordered string_agg (same text, no sort per group).
+CREATE OR REPLACE TEMP TABLE observation_text AS
 SELECT o.id AS observation_id,
        concat_ws(' ', o.code_text, d.displays) AS all_text,
        coalesce(d.loinc_coded, false) AS loinc_coded
 FROM observation o
-LEFT JOIN (SELECT resource_id, string_agg(display, ' ' ORDER BY display) AS displays,
+LEFT JOIN (SELECT resource_id,
+                  CASE WHEN count(display) > 0
+                       THEN array_to_string(list_sort(list(display) FILTER (WHERE display IS NOT NULL)), ' ')
+                  END AS displays,
                   bool_or(system = 'http://loinc.org') AS loinc_coded
            FROM coding_all WHERE resource_type = 'Observation' GROUP BY resource_id) d ON d.resource_id = o.id;

@@ -16,8 +16,9 @@ CREATE OR REPLACE MACRO dxa_site_from_text(t) AS CASE
 -- type and site from the component's code (then its text), date and status from the parent; obs_id stays the
 -- parent's id (the evidence points at the panel). valueString holding a plain number counts as that number;
 -- other text is kept (value NULL, value_text) for a data-quality warning, never screened.
+-- Text tests run once per distinct observation text (texts repeat: a few hundred per population), never per row.
 CREATE OR REPLACE TABLE dxa_candidate AS
-WITH obs AS (
+WITH obs_all AS (
     SELECT o.*, t.all_text
     FROM observation o
     JOIN observation_text t ON t.observation_id = o.id
@@ -25,6 +26,29 @@ WITH obs AS (
       AND o.effective_date <= $as_of
       AND o.effective_date >= $as_of - to_months(CAST($lookback_dxa_months AS INTEGER))
       AND o.patient_id IS NOT NULL
+),
+text_flag AS (
+    SELECT all_text,
+           CASE WHEN regexp_matches(lower(all_text), '\bt[- ]?score') THEN 'T'
+                WHEN regexp_matches(lower(all_text), '\bz[- ]?score') THEN 'Z' END AS text_type,
+           regexp_matches(lower(all_text), 'dxa|dexa|bone|bmd|densit') AS dxa_words,
+           dxa_site_from_text(all_text) AS text_site
+    FROM (SELECT DISTINCT all_text FROM obs_all)
+),
+coded_ids AS (
+    SELECT DISTINCT resource_id AS id FROM coding_concept
+    WHERE resource_type = 'Observation' AND concept IN ('dxa_t_score', 'dxa_z_score')
+),
+comp_ids AS (SELECT DISTINCT observation_id AS id FROM observation_component),
+-- Only what can become a candidate goes on: a coded score, a score unit, a score text, or a panel (components
+-- are judged on their own text below). The rest cannot pass the final filter (score type NULL).
+obs AS (
+    SELECT o.*, f.text_type, f.dxa_words, f.text_site
+    FROM obs_all o
+    JOIN text_flag f ON f.all_text = o.all_text
+    WHERE f.text_type IS NOT NULL
+       OR lower(coalesce(o.value_unit_code, o.value_unit)) IN ('{t-score}', '{z-score}')
+       OR o.id IN (SELECT id FROM coded_ids) OR o.id IN (SELECT id FROM comp_ids)
 ),
 coded AS (
     SELECT o.id, CASE cc.concept WHEN 'dxa_t_score' THEN 'T' ELSE 'Z' END AS score_type,
@@ -39,7 +63,8 @@ parent AS (
                AS unit, coalesce(o.value_num, o.value_string_num) AS value,
            CASE WHEN o.value_num IS NULL AND o.value_string_num IS NULL THEN o.value_string END AS value_text,
            o.all_text, o.all_text AS panel_text, o.body_site_system, o.body_site_code, o.body_site_text,
-           c.score_type AS coded_type, c.code_site, c.code, c.id IS NOT NULL AS coded
+           c.score_type AS coded_type, c.code_site, c.code, c.id IS NOT NULL AS coded,
+           o.text_type, o.dxa_words, o.text_site
     FROM obs o LEFT JOIN coded c ON c.id = o.id
 ),
 comp_coded AS (
@@ -65,29 +90,31 @@ component AS (
            coalesce(c.value_num, c.value_string_num) AS value,
            CASE WHEN c.value_num IS NULL AND c.value_string_num IS NULL THEN c.value_string END AS value_text,
            c.comp_text AS all_text, o.all_text AS panel_text, NULL AS body_site_system, NULL AS body_site_code,
-           NULL AS body_site_text, k.score_type AS coded_type, k.code_site, k.code, k.observation_id IS NOT NULL
+           NULL AS body_site_text, k.score_type AS coded_type, k.code_site, k.code, k.observation_id IS NOT NULL,
+           CASE WHEN regexp_matches(lower(c.comp_text), '\bt[- ]?score') THEN 'T'
+                WHEN regexp_matches(lower(c.comp_text), '\bz[- ]?score') THEN 'Z' END,
+           regexp_matches(lower(concat_ws(' ', c.comp_text, o.all_text)), 'dxa|dexa|bone|bmd|densit'),
+           dxa_site_from_text(c.comp_text)
     FROM obs o
     JOIN comp c ON c.observation_id = o.id
     LEFT JOIN comp_coded k ON k.observation_id = c.observation_id AND k.component_index = c.component_index
 ),
 typed AS (
     SELECT x.*, coalesce(x.coded_type,
-               CASE WHEN lower(x.unit) = '{t-score}' OR regexp_matches(lower(x.all_text), '\bt[- ]?score') THEN 'T'
-                    WHEN lower(x.unit) = '{z-score}' OR regexp_matches(lower(x.all_text), '\bz[- ]?score') THEN 'Z'
+               CASE WHEN lower(x.unit) = '{t-score}' OR x.text_type = 'T' THEN 'T'
+                    WHEN lower(x.unit) = '{z-score}' OR x.text_type = 'Z' THEN 'Z'
                END) AS score_type
     FROM (SELECT * FROM parent UNION ALL SELECT * FROM component) x
 )
 SELECT t.patient_id, t.id AS obs_id, t.component_index, t.score_type,
-       coalesce(t.code_site, bs.qualifier, dxa_site_from_text(t.body_site_text), dxa_site_from_text(t.all_text))
-           AS site,
+       coalesce(t.code_site, bs.qualifier, dxa_site_from_text(t.body_site_text), t.text_site) AS site,
        t.value, t.value_text, t.unit, t.effective_date AS eff_date, t.code
 FROM typed t
 LEFT JOIN cfg_code_system cs ON cs.alias = lower(rtrim(trim(t.body_site_system), '/'))
 LEFT JOIN vs_code bs ON bs.concept = 'dxa_body_site' AND bs.code_norm = upper(trim(t.body_site_code))
                     AND bs.system = coalesce(cs.canonical, t.body_site_system)
 WHERE t.score_type IS NOT NULL AND (t.value IS NOT NULL OR t.value_text IS NOT NULL)
-  AND (t.coded OR lower(t.unit) IN ('{t-score}', '{z-score}')
-       OR regexp_matches(lower(concat_ws(' ', t.all_text, t.panel_text)), 'dxa|dexa|bone|bmd|densit'));
+  AND (t.coded OR lower(t.unit) IN ('{t-score}', '{z-score}') OR t.dxa_words);
 
 -- dxa_result: the usable scores (a number); in_range = false: outside [valid_min, valid_max] -> data quality.
 CREATE OR REPLACE TABLE dxa_result AS

@@ -26,8 +26,7 @@ raw AS (
       AND NOT list_has_any(coalesce(o.category_codes, []), ['vital-signs', 'survey', 'social-history', 'imaging'])
 ),
 texts AS (SELECT all_text, name_norm(all_text) AS norm_text FROM (SELECT DISTINCT all_text FROM raw)),
-obs AS (SELECT r.*, x.norm_text FROM raw r JOIN texts x ON x.all_text IS NOT DISTINCT FROM r.all_text),
-names AS (SELECT DISTINCT norm_text FROM obs),   -- patterns are matched once per distinct name, not per result
+names AS (SELECT DISTINCT norm_text FROM texts),   -- patterns are matched once per distinct name, not per result
 hit AS (
     SELECT n.norm_text, v.concept
     FROM names n JOIN vs_code v ON v.match = 'name' AND starts_with(v.concept, 'lab_')
@@ -35,7 +34,10 @@ hit AS (
     HAVING bool_or(v.qualifier = 'include' AND name_hit(n.norm_text, v.code_norm))
        AND NOT bool_or(v.qualifier = 'exclude' AND name_hit(n.norm_text, v.code_norm))
 ),
-one AS (SELECT norm_text, any_value(concept) AS concept FROM hit GROUP BY norm_text HAVING count(*) = 1)
+one AS (SELECT norm_text, any_value(concept) AS concept FROM hit GROUP BY norm_text HAVING count(*) = 1),
+-- only the results whose text names exactly one test are joined back (all_text is never NULL: concat_ws)
+obs AS (SELECT r.*, x.norm_text FROM raw r JOIN (SELECT * FROM texts JOIN one USING (norm_text)) x
+                                          ON x.all_text = r.all_text)
 SELECT o.id AS obs_id, o.patient_id, substr(one.concept, 5) AS analyte,
        coalesce(o.value_unit_code, o.value_unit) AS raw_unit, o.value_num, o.effective_date AS eff_date,
        trim(o.norm_text) AS name_text, o.loinc_coded,

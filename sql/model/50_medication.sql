@@ -5,7 +5,7 @@
 -- med_resolved: the shipped code map (med_drug_map: SCD/SBD/pack/brand -> ingredient, strength) and RxNorm
 -- ingredient codes first; only when no code resolves, the normalised drug name ("prednisone 5 MG Oral Tablet"
 -- -> prednisone, 5 mg; brand names too). Strength missing from the map is parsed from the same drug text.
-CREATE OR REPLACE TABLE med_text AS
+CREATE OR REPLACE TEMP TABLE med_text AS   -- per-run helper, never persisted
 SELECT source_type, id AS use_id, lower(medication_text) AS t FROM medication_use WHERE medication_text IS NOT NULL
 UNION
 SELECT resource_type, resource_id, lower(display) FROM coding_all

@@ -91,7 +91,7 @@ tsh AS (
     WHERE f.cause = 'hyperthyroidism' AND t.value BETWEEN t.range_low AND t.range_high
 ),
 cushing AS (
-    SELECT f.patient_id, f.cause, true AS complete, list(x.ref) AS refs,
+    SELECT f.patient_id, f.cause, true AS complete, list(x.ref ORDER BY x.ref) AS refs,   -- sorted: deterministic
            'endocrinology follow-up / cortisol test' AS what, NULL AS missing
     FROM fired_cause f
     JOIN (SELECT patient_id, ref FROM endo
