@@ -181,7 +181,7 @@ def test_failed_load_leaves_database_unchanged(con, tmp_path, monkeypatch):
     def boom(_con, **_kw):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(loader, "rebuild_typed_tables", boom)
+    monkeypatch.setattr(loader, "maintain_typed_tables", boom)
     with pytest.raises(RuntimeError, match="disk full"):
         load_source(con, tmp_path / "b")
     assert con.execute("SELECT id FROM resource_raw").fetchall() == [("o1",)]

@@ -121,7 +121,7 @@ def _open(path: Path):
 
 
 def record_batches(f: InputFile, limits: Limits, stats: ReadStats) -> Iterator[pa.Table]:
-    """Arrow tables of (source_line, raw): one row per non-blank line (newline kept), or one row for a .json file.
+    """Arrow tables of (source_line, raw): one row per non-blank line (without its LF), or one row for a .json file.
 
     Lines are cut without copying: NumPy finds the newlines and their offsets become the offsets of an Arrow
     binary array over the block itself. Bare LF / CRLF lines are counted in `stats`, never become rows; lines
@@ -196,22 +196,36 @@ def _lines_table(data: bytes, offsets: np.ndarray, first_line: int, limits: Limi
         stats.oversized.append((first_line + int(i), int(lengths[i])))
     keep[big] = False
     line_numbers = np.arange(first_line, first_line + len(lengths), dtype=np.int64)
-    if keep.all():
-        yield _table(data, offsets, first_line, stats)
-        return
     idx = np.flatnonzero(keep)
     if len(idx) == 0:
+        return
+    data, offsets = _without_lf(data, offsets)
+    if len(idx) == len(lengths):
+        yield _table(data, offsets, first_line, stats)
         return
     raw = _binary(data, offsets)
     yield pa.table({"source_line": pa.array(line_numbers[idx]), "raw": raw.take(pa.array(idx))})
 
 
-def _binary(data: bytes, offsets: np.ndarray) -> pa.LargeBinaryArray:
+def _without_lf(data: bytes, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The lines without the LF that ends them (one vectorised copy of the block): cutting lines is the reader's
+    job, and a character trim in SQL costs more than parsing the JSON. A CR before it stays (sql/ingest trims it)."""
+    arr = np.frombuffer(data, dtype=np.uint8)
+    ends = offsets[1:] - 1
+    lf = arr[ends] == 10
+    if not lf.any():
+        return arr, offsets
+    keep = np.ones(len(arr), dtype=bool)
+    keep[ends[lf]] = False
+    return arr[keep], offsets - np.concatenate(([0], np.cumsum(lf))).astype(np.int64)
+
+
+def _binary(data, offsets: np.ndarray) -> pa.LargeBinaryArray:
     return pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(offsets) - 1,
                                             [None, pa.py_buffer(offsets), pa.py_buffer(data)])
 
 
-def _table(data: bytes, offsets: np.ndarray, first_line: int, stats: ReadStats) -> pa.Table:
+def _table(data, offsets: np.ndarray, first_line: int, stats: ReadStats) -> pa.Table:
     n = len(offsets) - 1
     return pa.table({"source_line": pa.array(np.arange(first_line, first_line + n, dtype=np.int64)),
                      "raw": _binary(data, offsets)})

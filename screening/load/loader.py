@@ -34,7 +34,7 @@ from screening.load.files import (
     display_path,
     record_batches,
 )
-from screening.load.typed import rebuild_typed_tables
+from screening.load.typed import maintain_typed_tables
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,8 @@ def _fingerprint(path: Path) -> tuple[int, int, str]:
 TEMP_TABLES = ("_stage_line", "_line", "_checked_line", "_record", "_bundle", "_bundle_entry", "_entry_checked",
                "_cand", "_winner", "_file_q", "_fieldq", "_range", "_conflict", "_fv_type", "_fv", "_fv_flat",
                "_fv_range", "_blank", "_q", "_deletion", "_ref_map_new", "_status_vs", "_subject_types", "_problem",
-               "_good", "_empty_bundle", "_merge_stats", "_resurrect", "_base")
+               "_good", "_empty_bundle", "_merge_stats", "_resurrect", "_base", "_changed", "_typed_key",
+               "_link_old", "_link_moved", "_link_key")
 
 
 def _drop_temp(con, keep: tuple[str, ...] = ()) -> None:
@@ -267,9 +268,7 @@ def _publish(con, files: list[InputFile], run_id: str, source: str, started, fhi
 
     con.execute("INSERT INTO quarantine (load_run_id, source_file, source_line, source_entry, resource_type, "
                 "resource_id, field, reason, raw, disposition) SELECT ?, * FROM _q", [run_id])
-    (changes,) = con.execute("SELECT (SELECT inserted + replaced FROM _merge_stats) + (SELECT count(*) FROM "
-                             "_deletion)").fetchall()[0]
-    rebuild_typed_tables(con, only_if_stale=changes == 0)
+    log.info("load %s: typed tables %s", run_id, maintain_typed_tables(con))
     crashpoint("load:typed")
 
     counts = con.execute("""

@@ -9,10 +9,14 @@ CREATE OR REPLACE TEMP TABLE _q (
 -- One pass over the staged bytes: decode, trim, blank test and one JSON parse per line (fhir_check); the exact
 -- reason is worked out only for the few lines that fail it. No intermediate copy of the text is kept.
 CREATE OR REPLACE TEMP TABLE _checked_line AS
-WITH decoded AS (
+WITH utf8 AS (
+    SELECT stage_no, source_file, source_line, file_kind, raw, try(decode(raw)) AS t FROM _stage_line
+), decoded AS (  -- NDJSON lines come without their LF (screening/load/files.py); the character trim (slow) runs
+                 -- only where there is something to trim: a BOM, a CR, a .json file's final newlines
     SELECT stage_no, source_file, source_line, file_kind, raw,
-           rtrim(ltrim(try(decode(raw)), chr(65279)), chr(10) || chr(13)) AS text
-    FROM _stage_line
+           CASE WHEN starts_with(t, chr(65279)) OR ends_with(t, chr(10)) OR ends_with(t, chr(13))
+                THEN rtrim(ltrim(t, chr(65279)), chr(10) || chr(13)) ELSE t END AS text
+    FROM utf8
 ), parsed AS (
     SELECT stage_no, source_file, source_line, file_kind, CASE WHEN text IS NULL THEN raw END AS raw, text,
            text IS NOT NULL AND regexp_full_match(text, '\s*') AS is_blank

@@ -76,3 +76,10 @@ DELETE FROM resource_raw WHERE (resource_type, id) IN (SELECT resource_type, id 
 -- leaves the earlier ones (still referenced by resources it loaded) in place; only a reused fullUrl is replaced.
 DELETE FROM bundle_ref_map WHERE (source_file, full_url) IN (SELECT source_file, full_url FROM _ref_map_new);
 INSERT INTO bundle_ref_map SELECT source_file, full_url, ref FROM _ref_map_new;
+
+-- The resources this load changed: new or replaced versions and deletions. The typed tables are maintained for
+-- these (and their dependants, sql/load/00_changed.sql) instead of being rebuilt from all of resource_raw.
+CREATE OR REPLACE TEMP TABLE _changed AS
+SELECT resource_type, id FROM _winner WHERE is_new
+UNION
+SELECT resource_type, id FROM _deletion;

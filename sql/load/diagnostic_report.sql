@@ -14,12 +14,12 @@ SELECT r.id, r.source_file, r.source_line, r.version_id, r.last_updated,
          "presentedForm": [{"contentType": "VARCHAR"}]
        }') AS j,
        m.ref AS mapped_subject
-FROM resource_raw r
+FROM _typed_src r
 LEFT JOIN bundle_ref_map m
   ON m.source_file = r.source_file AND m.full_url = json_extract_string(r.body, '$.subject.reference')
 WHERE r.resource_type = 'DiagnosticReport';
 
-CREATE OR REPLACE TABLE diagnostic_report AS
+CREATE OR REPLACE TEMP VIEW _diagnostic_report_rows AS
 SELECT
     id,
     ref_id(coalesce(mapped_subject, j.subject.reference), 'Patient') AS patient_id,
@@ -30,11 +30,19 @@ SELECT
     j.conclusion IS NOT NULL OR len(coalesce(j.presentedForm, [])) > 0 AS has_text,
     version_id, last_updated, source_file, source_line
 FROM _dr;
+CREATE TABLE IF NOT EXISTS diagnostic_report AS FROM _diagnostic_report_rows LIMIT 0;
+DELETE FROM diagnostic_report WHERE id IN (SELECT id FROM _typed_key WHERE resource_type = 'DiagnosticReport');
+INSERT INTO diagnostic_report FROM _diagnostic_report_rows;
+DROP VIEW _diagnostic_report_rows;
 
-CREATE OR REPLACE TABLE diagnostic_report_coding AS
+CREATE OR REPLACE TEMP VIEW _diagnostic_report_coding_rows AS
 SELECT id AS report_id, c.system AS system, c.code AS code, c.display AS display
 FROM (SELECT id, unnest(j.code.coding) AS c FROM _dr)
 WHERE c.code IS NOT NULL;
+CREATE TABLE IF NOT EXISTS diagnostic_report_coding AS FROM _diagnostic_report_coding_rows LIMIT 0;
+DELETE FROM diagnostic_report_coding WHERE report_id IN (SELECT id FROM _typed_key WHERE resource_type = 'DiagnosticReport');
+INSERT INTO diagnostic_report_coding FROM _diagnostic_report_coding_rows;
+DROP VIEW _diagnostic_report_coding_rows;
 
 DROP TABLE _dr;
 
@@ -50,12 +58,12 @@ SELECT r.id, r.source_file, r.source_line, r.version_id, r.last_updated,
          "content": [{"attachment": {"title": "VARCHAR", "contentType": "VARCHAR"}}]
        }') AS j,
        m.ref AS mapped_subject
-FROM resource_raw r
+FROM _typed_src r
 LEFT JOIN bundle_ref_map m
   ON m.source_file = r.source_file AND m.full_url = json_extract_string(r.body, '$.subject.reference')
 WHERE r.resource_type = 'DocumentReference';
 
-CREATE OR REPLACE TABLE document_reference AS
+CREATE OR REPLACE TEMP VIEW _document_reference_rows AS
 SELECT id,
        ref_id(coalesce(mapped_subject, j.subject.reference), 'Patient') AS patient_id,
        j.status AS status, j.docStatus AS doc_status,
@@ -65,10 +73,18 @@ SELECT id,
        fhir_date(coalesce(j.context.period."start", j.date)) AS doc_date,
        version_id, last_updated, source_file, source_line
 FROM _doc;
+CREATE TABLE IF NOT EXISTS document_reference AS FROM _document_reference_rows LIMIT 0;
+DELETE FROM document_reference WHERE id IN (SELECT id FROM _typed_key WHERE resource_type = 'DocumentReference');
+INSERT INTO document_reference FROM _document_reference_rows;
+DROP VIEW _document_reference_rows;
 
-CREATE OR REPLACE TABLE document_reference_coding AS
+CREATE OR REPLACE TEMP VIEW _document_reference_coding_rows AS
 SELECT id AS document_id, c.system AS system, c.code AS code, c.display AS display
 FROM (SELECT id, unnest(j.type.coding) AS c FROM _doc)
 WHERE c.code IS NOT NULL;
+CREATE TABLE IF NOT EXISTS document_reference_coding AS FROM _document_reference_coding_rows LIMIT 0;
+DELETE FROM document_reference_coding WHERE document_id IN (SELECT id FROM _typed_key WHERE resource_type = 'DocumentReference');
+INSERT INTO document_reference_coding FROM _document_reference_coding_rows;
+DROP VIEW _document_reference_coding_rows;
 
 DROP TABLE _doc;

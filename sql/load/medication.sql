@@ -12,16 +12,24 @@ SELECT r.id, r.source_file, r.source_line, r.version_id, r.last_updated,
          "code": {"coding": [{"system": "VARCHAR", "code": "VARCHAR", "display": "VARCHAR"}], "text": "VARCHAR"},
          "form": {"coding": [{"code": "VARCHAR", "display": "VARCHAR"}], "text": "VARCHAR"}
        }') AS j
-FROM resource_raw r WHERE r.resource_type = 'Medication';
+FROM _typed_src r WHERE r.resource_type = 'Medication';
 
-CREATE OR REPLACE TABLE medication AS
+CREATE OR REPLACE TEMP VIEW _medication_rows AS
 SELECT id, j.code.text AS code_text, coalesce(j.form.text, j.form.coding[1].display) AS form_text,
        version_id, last_updated, source_file, source_line
 FROM _med;
+CREATE TABLE IF NOT EXISTS medication AS FROM _medication_rows LIMIT 0;
+DELETE FROM medication WHERE id IN (SELECT id FROM _typed_key WHERE resource_type = 'Medication');
+INSERT INTO medication FROM _medication_rows;
+DROP VIEW _medication_rows;
 
-CREATE OR REPLACE TABLE medication_coding AS
+CREATE OR REPLACE TEMP VIEW _medication_coding_rows AS
 SELECT id AS medication_id, c.system AS system, c.code AS code, c.display AS display
 FROM (SELECT id, unnest(j.code.coding) AS c FROM _med) WHERE c.code IS NOT NULL;
+CREATE TABLE IF NOT EXISTS medication_coding AS FROM _medication_coding_rows LIMIT 0;
+DELETE FROM medication_coding WHERE medication_id IN (SELECT id FROM _typed_key WHERE resource_type = 'Medication');
+INSERT INTO medication_coding FROM _medication_coding_rows;
+DROP VIEW _medication_coding_rows;
 
 DROP TABLE _med;
 
@@ -54,7 +62,7 @@ WITH base AS (
                WHEN 'MedicationAdministration' THEN json_extract(r.body, '$.dosage')
                ELSE json_extract(r.body, '$.dosageInstruction')
            END AS dosage_list
-    FROM resource_raw r
+    FROM _typed_src r
     WHERE r.resource_type IN ('MedicationStatement', 'MedicationRequest', 'MedicationAdministration',
                               'MedicationDispense')
 )
@@ -117,7 +125,7 @@ FROM (
 )
 WHERE len(lines) > 0;
 
-CREATE OR REPLACE TABLE medication_dosage AS
+CREATE OR REPLACE TEMP VIEW _medication_dosage_rows AS
 WITH t AS (
     SELECT source_type, use_id, line_no,
            json_transform(d, '{
@@ -144,11 +152,15 @@ SELECT source_type, use_id, line_no, x.sequence AS sequence, x.text AS dosage_te
        fhir_date(x.timing.repeat.boundsPeriod."start") AS bounds_start,
        fhir_date_end(x.timing.repeat.boundsPeriod."end") AS bounds_end
 FROM t;
+CREATE TABLE IF NOT EXISTS medication_dosage AS FROM _medication_dosage_rows LIMIT 0;
+DELETE FROM medication_dosage WHERE (source_type, use_id) IN (SELECT resource_type, id FROM _typed_key);
+INSERT INTO medication_dosage FROM _medication_dosage_rows;
+DROP VIEW _medication_dosage_rows;
 
 DROP TABLE _dosage_raw;
 DROP TABLE _use_raw;
 
-CREATE OR REPLACE TABLE medication_use AS
+CREATE OR REPLACE TEMP VIEW _medication_use_rows AS
 SELECT
     u.source_type, u.id,
     ref_id(coalesce(m1.ref, u.subject_ref), 'Patient') AS patient_id,
@@ -180,8 +192,12 @@ LEFT JOIN bundle_ref_map m2 ON m2.source_file = u.source_file AND m2.full_url = 
 LEFT JOIN medication md ON md.id = ref_id(coalesce(m2.ref, u.med_ref), 'Medication')
 LEFT JOIN (SELECT medication_id, min(display) AS display FROM medication_coding GROUP BY ALL) md_first
        ON md_first.medication_id = md.id;
+CREATE TABLE IF NOT EXISTS medication_use AS FROM _medication_use_rows LIMIT 0;
+DELETE FROM medication_use WHERE (source_type, id) IN (SELECT resource_type, id FROM _typed_key);
+INSERT INTO medication_use FROM _medication_use_rows;
+DROP VIEW _medication_use_rows;
 
-CREATE OR REPLACE TABLE medication_use_coding AS
+CREATE OR REPLACE TEMP VIEW _medication_use_coding_rows AS
 SELECT source_type, id AS use_id, c.system AS system, c.code AS code, c.display AS display, 'inline' AS via
 FROM (SELECT source_type, id, unnest(med_cc.coding) AS c FROM _use)
 WHERE c.code IS NOT NULL
@@ -192,6 +208,11 @@ FROM (SELECT source_type, id, unnest(list_filter(contained, lambda x: '#' || x.i
 WHERE c.code IS NOT NULL
 UNION ALL
 SELECT u.source_type, u.id, mc.system, mc.code, mc.display, 'reference'
-FROM medication_use u JOIN medication_coding mc ON u.medication_ref = 'Medication/' || mc.medication_id;
+FROM medication_use u JOIN medication_coding mc ON u.medication_ref = 'Medication/' || mc.medication_id
+WHERE (u.source_type, u.id) IN (SELECT source_type, id FROM _use);
+CREATE TABLE IF NOT EXISTS medication_use_coding AS FROM _medication_use_coding_rows LIMIT 0;
+DELETE FROM medication_use_coding WHERE (source_type, use_id) IN (SELECT resource_type, id FROM _typed_key);
+INSERT INTO medication_use_coding FROM _medication_use_coding_rows;
+DROP VIEW _medication_use_coding_rows;
 
 DROP TABLE _use;

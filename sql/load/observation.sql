@@ -31,12 +31,12 @@ SELECT r.id, r.source_file, r.source_line, r.version_id, r.last_updated,
                         "valueString": "VARCHAR"}]
        }') AS j,
        m.ref AS mapped_subject
-FROM resource_raw r
+FROM _typed_src r
 LEFT JOIN bundle_ref_map m
   ON m.source_file = r.source_file AND m.full_url = json_extract_string(r.body, '$.subject.reference')
 WHERE r.resource_type = 'Observation';
 
-CREATE OR REPLACE TABLE observation AS
+CREATE OR REPLACE TEMP VIEW _observation_rows AS
 SELECT
     id,
     j.status AS status,
@@ -64,13 +64,21 @@ SELECT
     j.method.text AS method_text,
     version_id, last_updated, source_file, source_line
 FROM _obs;
+CREATE TABLE IF NOT EXISTS observation AS FROM _observation_rows LIMIT 0;
+DELETE FROM observation WHERE id IN (SELECT id FROM _typed_key WHERE resource_type = 'Observation');
+INSERT INTO observation FROM _observation_rows;
+DROP VIEW _observation_rows;
 
-CREATE OR REPLACE TABLE observation_coding AS
+CREATE OR REPLACE TEMP VIEW _observation_coding_rows AS
 SELECT id AS observation_id, c.system AS system, c.code AS code, c.display AS display
 FROM (SELECT id, unnest(j.code.coding) AS c FROM _obs)
 WHERE c.code IS NOT NULL;
+CREATE TABLE IF NOT EXISTS observation_coding AS FROM _observation_coding_rows LIMIT 0;
+DELETE FROM observation_coding WHERE observation_id IN (SELECT id FROM _typed_key WHERE resource_type = 'Observation');
+INSERT INTO observation_coding FROM _observation_coding_rows;
+DROP VIEW _observation_coding_rows;
 
-CREATE OR REPLACE TABLE observation_component AS
+CREATE OR REPLACE TEMP VIEW _observation_component_rows AS
 WITH comp AS (
     SELECT id, unnest(j.component) AS c, generate_subscripts(j.component, 1) - 1 AS component_index FROM _obs
 )
@@ -81,5 +89,9 @@ SELECT comp.id AS observation_id, component_index, c.code.text AS code_text, cc.
 FROM comp, LATERAL (SELECT unnest(CASE WHEN len(coalesce(c.code.coding, [])) = 0
                                        THEN [{'system': NULL::VARCHAR, 'code': NULL::VARCHAR, 'display': NULL::VARCHAR}]
                                        ELSE c.code.coding END) AS cc);
+CREATE TABLE IF NOT EXISTS observation_component AS FROM _observation_component_rows LIMIT 0;
+DELETE FROM observation_component WHERE observation_id IN (SELECT id FROM _typed_key WHERE resource_type = 'Observation');
+INSERT INTO observation_component FROM _observation_component_rows;
+DROP VIEW _observation_component_rows;
 
 DROP TABLE _obs;

@@ -1,6 +1,6 @@
 -- patient: one row per Patient. mrn = the identifier typed MR (v2-0203); name = official name, else the first.
 -- replaced_by: the Patient this record's `link` (type replaced-by) points to (clinical-rules.md 8, merged patients).
-CREATE OR REPLACE TABLE patient AS
+CREATE OR REPLACE TEMP VIEW _patient_rows AS
 WITH src AS (
     SELECT r.id, r.source_file, r.source_line, r.version_id, r.last_updated,
            json_transform(r.body, '{
@@ -10,7 +10,7 @@ WITH src AS (
              "gender": "VARCHAR", "birthDate": "VARCHAR",
              "deceasedBoolean": "BOOLEAN", "deceasedDateTime": "VARCHAR",
              "link": [{"type": "VARCHAR", "other": {"reference": "VARCHAR"}}]}') AS j
-    FROM resource_raw r
+    FROM _typed_src r
     WHERE r.resource_type = 'Patient'
 )
 SELECT
@@ -30,3 +30,9 @@ SELECT
                    lambda l: ref_id(l.other.reference, 'Patient')) AS replaces,
     version_id, last_updated, source_file, source_line
 FROM src;
+
+-- Maintained for _typed_key (sql/load/00_all.sql: every resource; 00_changed.sql: the changed ones).
+CREATE TABLE IF NOT EXISTS patient AS FROM _patient_rows LIMIT 0;
+DELETE FROM patient WHERE id IN (SELECT id FROM _typed_key WHERE resource_type = 'Patient');
+INSERT INTO patient FROM _patient_rows;
+DROP VIEW _patient_rows;

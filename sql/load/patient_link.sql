@@ -1,6 +1,7 @@
 -- patient_link: merged patients (clinical-rules.md 8). A Patient whose `link` says replaced-by (or that another
 -- Patient `replaces`) is screened as the patient it points to: every typed table's patient_id is moved to the
 -- final target (chains followed up to 10 links; a cycle keeps the ids as they are), so one person is one row.
+-- Rebuilt whole on every load (it is small, derived from `patient`); patient_link_apply.sql moves the rows.
 CREATE OR REPLACE TABLE patient_link AS
 WITH RECURSIVE edge AS (
     SELECT DISTINCT id AS from_id, replaced_by AS to_id FROM patient
@@ -21,11 +22,3 @@ walk(from_id, to_id, depth) AS (
 )
 SELECT from_id, arg_max(to_id, depth) AS to_id, max(depth) AS links
 FROM walk GROUP BY from_id;
-
-UPDATE observation t SET patient_id = l.to_id FROM patient_link l WHERE t.patient_id = l.from_id;
-UPDATE condition t SET patient_id = l.to_id FROM patient_link l WHERE t.patient_id = l.from_id;
-UPDATE procedure t SET patient_id = l.to_id FROM patient_link l WHERE t.patient_id = l.from_id;
-UPDATE care_event t SET patient_id = l.to_id FROM patient_link l WHERE t.patient_id = l.from_id;
-UPDATE medication_use t SET patient_id = l.to_id FROM patient_link l WHERE t.patient_id = l.from_id;
-UPDATE diagnostic_report t SET patient_id = l.to_id FROM patient_link l WHERE t.patient_id = l.from_id;
-UPDATE document_reference t SET patient_id = l.to_id FROM patient_link l WHERE t.patient_id = l.from_id;

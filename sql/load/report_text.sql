@@ -25,12 +25,12 @@ SELECT r.resource_type, r.id, r.source_file,
                                      "title": "VARCHAR"}}]
        }') AS j,
        m.ref AS mapped_subject
-FROM resource_raw r
+FROM _typed_src r
 LEFT JOIN bundle_ref_map m
   ON m.source_file = r.source_file AND m.full_url = json_extract_string(r.body, '$.subject.reference')
 WHERE r.resource_type IN ('DiagnosticReport', 'DocumentReference');
 
-CREATE OR REPLACE TABLE report_doc AS
+CREATE OR REPLACE TEMP VIEW _report_doc_rows AS
 SELECT resource_type || '/' || id AS report_ref, resource_type, id,
        ref_id(coalesce(mapped_subject, j.subject.reference), 'Patient') AS patient_id,
        j.status AS status, j.docStatus AS doc_status,
@@ -43,8 +43,13 @@ SELECT resource_type || '/' || id AS report_ref, resource_type, id,
        (len(coalesce(j.code.coding, [])) + len(coalesce(j.type.coding, []))) = 0 AS uncoded,
        source_file
 FROM _rep;
+CREATE TABLE IF NOT EXISTS report_doc AS FROM _report_doc_rows LIMIT 0;
+DELETE FROM report_doc WHERE report_ref IN (SELECT resource_type || '/' || id FROM _typed_key
+                     WHERE resource_type IN ('DiagnosticReport', 'DocumentReference'));
+INSERT INTO report_doc FROM _report_doc_rows;
+DROP VIEW _report_doc_rows;
 
-CREATE OR REPLACE TABLE report_doc_coding AS
+CREATE OR REPLACE TEMP VIEW _report_doc_coding_rows AS
 WITH c AS (
     SELECT resource_type || '/' || id AS report_ref, unnest(coalesce(j.code.coding, j.type.coding)) AS c FROM _rep
     UNION ALL
@@ -52,6 +57,11 @@ WITH c AS (
     FROM (SELECT resource_type, id, unnest(j.category) AS cat FROM _rep)
 )
 SELECT report_ref, c.system AS system, c.code AS code, c.display AS display FROM c WHERE c.code IS NOT NULL;
+CREATE TABLE IF NOT EXISTS report_doc_coding AS FROM _report_doc_coding_rows LIMIT 0;
+DELETE FROM report_doc_coding WHERE report_ref IN (SELECT resource_type || '/' || id FROM _typed_key
+                     WHERE resource_type IN ('DiagnosticReport', 'DocumentReference'));
+INSERT INTO report_doc_coding FROM _report_doc_coding_rows;
+DROP VIEW _report_doc_coding_rows;
 
 CREATE OR REPLACE TEMP TABLE _att AS
 SELECT resource_type || '/' || id AS report_ref, source_file, 'conclusion' AS part, 0 AS part_index,
@@ -67,11 +77,16 @@ SELECT resource_type || '/' || id, source_file, 'content', generate_subscripts(j
        unnest(j.content).attachment.url
 FROM _rep WHERE j.content IS NOT NULL;
 
+-- Only the Binaries an attachment of these reports points at (their data can be large).
 CREATE OR REPLACE TEMP TABLE _bin AS
 SELECT id, json_extract_string(body, '$.contentType') AS content_type, json_extract_string(body, '$.data') AS data
-FROM resource_raw WHERE resource_type = 'Binary';
+FROM resource_raw
+WHERE resource_type = 'Binary'
+  AND id IN (SELECT coalesce(ref_id(m.ref, 'Binary'), ref_id(a.url, 'Binary'))
+             FROM _att a LEFT JOIN bundle_ref_map m ON m.source_file = a.source_file AND m.full_url = a.url
+             WHERE a.url IS NOT NULL);
 
-CREATE OR REPLACE TABLE report_text_source AS
+CREATE OR REPLACE TEMP VIEW _report_text_source_rows AS
 SELECT a.report_ref, a.part, a.part_index, coalesce(a.content_type, b.content_type) AS content_type,
        a.inline_text, length(coalesce(a.data, b.data)) AS data_chars, a.url,
        CASE WHEN a.data IS NULL THEN b.id END AS binary_id,
@@ -79,6 +94,11 @@ SELECT a.report_ref, a.part, a.part_index, coalesce(a.content_type, b.content_ty
 FROM _att a
 LEFT JOIN bundle_ref_map m ON m.source_file = a.source_file AND m.full_url = a.url
 LEFT JOIN _bin b ON b.id = coalesce(ref_id(m.ref, 'Binary'), ref_id(a.url, 'Binary'));
+CREATE TABLE IF NOT EXISTS report_text_source AS FROM _report_text_source_rows LIMIT 0;
+DELETE FROM report_text_source WHERE report_ref IN (SELECT resource_type || '/' || id FROM _typed_key
+                     WHERE resource_type IN ('DiagnosticReport', 'DocumentReference'));
+INSERT INTO report_text_source FROM _report_text_source_rows;
+DROP VIEW _report_text_source_rows;
 
 DROP TABLE _rep;
 DROP TABLE _att;
