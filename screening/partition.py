@@ -125,9 +125,8 @@ def _write(path: Path, raw: pa.ChunkedArray, gz: bool) -> None:
     import gzip
 
     ensure_private_dir(path.parent)
-    data = b"".join(raw.to_pylist())
-    if data and not data.endswith(b"\n"):
-        data += b"\n"
+    # The reader hands lines over without their LF (screening/load/files.py): each line gets its own back.
+    data = b"".join(line if line.endswith(b"\n") else line + b"\n" for line in raw.to_pylist())
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(gzip.compress(data, mtime=0) if gz else data)
