@@ -143,7 +143,8 @@ def test_export_after_a_skipped_screen_equals_export_after_a_full_one(tmp_path, 
 
     second = run_pipeline(src, db, tmp_path / "outA", AS_OF)
     assert second["screen"]["skipped"] is True and second["screen"]["unchanged_since"] == first["screen"]["run_id"]
-    assert second["finish"]["snapshot_published"] is False  # nothing changed: the analytics snapshot stands
+    # the data stand, but the export decided anew (new -> continuing, the disposition): analytics.patient shows it
+    assert second["finish"]["snapshot_published"] is True
     load_step(src, db2)
     assert screen_step(db2, AS_OF, force=True)["skipped"] is False
     export_step(db2, tmp_path / "outB", AS_OF)

@@ -85,7 +85,7 @@ def maintain_typed_tables(con: duckdb.DuckDBPyConnection) -> str:
 def _run(con: duckdb.DuckDBPyConnection, digest: str, full: bool) -> None:
     if full:
         for table in TYPED_TABLES:  # constant names: a schema change of the SQL starts from empty tables
-            con.execute(f"DROP TABLE IF EXISTS {table}")
+            con.execute("DROP TABLE IF EXISTS " + table)
     run_sql_file(con, FULL_SQL if full else CHANGED_SQL)
     for relative in TYPED_SQL:
         run_sql_file(con, relative)
@@ -95,6 +95,7 @@ def _run(con: duckdb.DuckDBPyConnection, digest: str, full: bool) -> None:
         if full or con.execute("SELECT count(*) FROM _typed_key WHERE list_contains(?, resource_type)",
                                [list(types)]).fetchone()[0]:
             run_sql_file(con, relative)
+    con.execute("CREATE TABLE IF NOT EXISTS typed_state (digest VARCHAR)")
     con.execute("DELETE FROM typed_state")
     con.execute("INSERT INTO typed_state VALUES (?)", [digest])
     # a view (full) or a table (incremental); after a failure the caller's rollback removes them

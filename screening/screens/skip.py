@@ -70,7 +70,7 @@ def inputs_digest(con: duckdb.DuckDBPyConnection) -> str:
 
 def output_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     have = _tables(con)
-    return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in OUTPUT_TABLES if t in have}
+    return {t: con.execute("SELECT count(*) FROM " + t).fetchone()[0] for t in OUTPUT_TABLES if t in have}
 
 
 def unchanged_run(con: duckdb.DuckDBPyConnection, as_of, config: str, code: str, inputs: str) -> dict | None:
