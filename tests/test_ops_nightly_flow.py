@@ -60,8 +60,14 @@ def test_extraction_rerun_uses_the_download_cache_keyed_on_transaction_time(tmp_
     monkeypatch.setattr(ef, "download_task", ef.download_task.with_options(retries=0))  # fail fast in the test
 
     async def task_states(flow_run_id) -> dict[str, list[str]]:
+        # Task-run states reach the API asynchronously: read again until every run has one (a bounded wait).
         async with get_client() as client:
-            runs = await client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+            for _ in range(100):
+                runs = await client.read_task_runs(
+                    flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+                if all(r.state is not None for r in runs):
+                    break
+                await asyncio.sleep(0.2)
         out: dict[str, list[str]] = {}
         for r in runs:
             out.setdefault(r.task_key.rsplit("-", 1)[0] if r.task_key else r.name, []).append(r.state.name)
