@@ -51,16 +51,10 @@ def _current(con: duckdb.DuckDBPyConnection, digest: str) -> bool:
     return set(TYPED_TABLES) <= have
 
 
-def rebuild_typed_tables(con: duckdb.DuckDBPyConnection, only_if_stale: bool = False) -> bool:
+def rebuild_typed_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Derive every typed table from all current resource versions; runs inside the caller's transaction.
-
-    only_if_stale: the caller changed no resource, so the tables are rebuilt only when the typed SQL itself
-    changed since they were built (a new column from an upgrade). Returns whether they were rebuilt."""
-    digest = _digest()
-    if only_if_stale and _current(con, digest):
-        return False
-    _run(con, digest, full=True)
-    return True
+    (A load keeps them current with maintain_typed_tables; this is for a database that has none yet.)"""
+    _run(con, _digest(), full=True)
 
 
 def maintain_typed_tables(con: duckdb.DuckDBPyConnection) -> str:
