@@ -25,8 +25,9 @@ SQL name fallback); strength per unit parsed from the display ("alendronic acid 
 unit; "1 ML denosumab 60 MG/ML Prefilled Syringe" -> 60 mg per unit; "prednisone 5 MG/ML Oral Solution" -> 5 mg
 per ml); packs with one strength of the ingredient keep it, others stay empty; a duration-labelled product
 ("3-Month 1.5 ML leuprolide ...") keeps an empty strength (config/medications/depots.csv keys depots on mg only).
-When sources give different displays for one code, the first of VSAC, OHDSI, LHNCBC, Synthea, AWS, MedicineChk is kept (RxNorm
-naming). A code whose pinned displays disagree on what it is (different ingredient, strength or per after parsing;
+When sources give different displays for one code, the first of VSAC, OHDSI, LHNCBC, Synthea, AWS, MedicineChk is kept
+(RxNorm naming). A code whose pinned displays disagree on what it is (different ingredient, strength or per after
+parsing;
 case, brand brackets and notes do not count) is contradicted: it is left out of the generated rows and listed by
 --conflicts. A curated row without a strength takes the strength (and display) of its first pinned display when
 that display gives one and the ingredient is a glucocorticoid (the old VSAC rows "prednisolone Oral Solution" ->
@@ -38,7 +39,9 @@ Usage:
   python config/medications/build_drug_map.py --out F    # write elsewhere
   python config/medications/build_drug_map.py --conflicts  # list codes whose pinned sources disagree (exit 0)
   Refresh the extracts first (then rebuild): --refresh-vsac GITDIR, --refresh-ohdsi GITDIR, --refresh-aws GITDIR,
-  --refresh-lhncbc GITDIR, --refresh-medcheck GITDIR (bare git mirrors of the repositories; their HEAD commit is written into the cited
+  --refresh-lhncbc GITDIR, --refresh-medcheck GITDIR (bare git mirrors of the repositories; their HEAD commit is written
+  into
+  the cited
   source), --refresh-synthea-costs FILE.
 """
 
@@ -229,7 +232,8 @@ def medcheck_entries() -> list[tuple[str, str, str, bool]]:
     """drug_rxnorm_mapping rows that the MedicineChk server wrote from RxNav /drugs.json (source rxnav_auto_import)."""
     path = SOURCES / MEDCHECK_EXTRACT
     cite = _cited(path)
-    return [(r["rxcui"], r["concept_name"], cite, True) for r in read_commented(path) if r["term_type"] in MEDCHECK_TTYS]
+    return [(r["rxcui"], r["concept_name"], cite, True) for r in read_commented(path)
+            if r["term_type"] in MEDCHECK_TTYS]
 
 
 def synthea_entries() -> list[tuple[str, str, str, bool]]:
@@ -391,7 +395,8 @@ def refresh(args: argparse.Namespace) -> None:
                 if ln.startswith("#") and not ln.startswith("# source:")]
         buf = io.StringIO()
         csv.writer(buf, lineterminator="\n").writerows([["rxcui", "concept_name", "term_type"], *rows])
-        path.write_text("\n".join([*head, f"# source: {MEDCHECK_REPO}@{commit}:{MEDCHECK_PATH}"]) + "\n" + buf.getvalue(),
+        cited = f"# source: {MEDCHECK_REPO}@{commit}:{MEDCHECK_PATH}"
+        path.write_text("\n".join([*head, cited]) + "\n" + buf.getvalue(),
                         encoding="utf-8")
     if args.refresh_synthea_costs:
         names = ingredient_names()
