@@ -103,8 +103,9 @@ HEADER = """\
 # source: VSAC expansions 2.16.840.1.113883.3.464.1003.196.12.1266 / .1265 / 2.16.840.1.113762.1.4.1151.48 /
 #   2.16.840.1.113883.3.464.1003.1060 / 2.16.840.1.113762.1.4.1151.32; dr-you-group/OsteoporosisTreatmentPathways
 #   @dc04b417 (OHDSI vocabulary); LHNCBC/r-snippets-bmi @113a2ee6 (OMOP vocabulary); synthetichealth/synthea
-#   @00f3c89a / @106459b9 / @5b703d6f; aws/aws-cli @07c4fe36 (UMLS 2020AB RxCUIs); clinical-knowledge.md 3.3.
-# version: VSAC eCQM 2025 cycle (expansion 20240502, RxNorm 2024-01) / osteoscreen 2026-12 (build 2)
+#   @00f3c89a / @106459b9 / @5b703d6f; aws/aws-cli @07c4fe36 (UMLS 2020AB RxCUIs); kumar2net/medcheck @f321ee6c
+#   (RxNav /drugs.json rows, 2025-08); clinical-knowledge.md 3.3.
+# version: VSAC eCQM 2025 cycle (expansion 20240502, RxNorm 2024-01) / osteoscreen 2026-12 (build 3)
 """
 
 _AMOUNT = re.compile(r"^[^0-9/;{}()\[\]]{0,30}?(\d+(?:\.\d+)?)\s*(mg|mcg|unt)(/ml|/mg|/actuat|/hr)?\b")
