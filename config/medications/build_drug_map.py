@@ -229,12 +229,17 @@ def lhncbc_entries() -> list[tuple[str, str, str, bool]]:
             and r["standard_concept"] == "S"]
 
 
+LOCAL_FORM = re.compile(r"\b(otic|ophthalmic|topical|inhal\w*|nasal|rectal|vaginal)\b", re.I)
+
+
 def medcheck_entries() -> list[tuple[str, str, str, bool]]:
     """drug_rxnorm_mapping rows that the MedicineChk server wrote from RxNav /drugs.json (source rxnav_auto_import)."""
     path = SOURCES / MEDCHECK_EXTRACT
     cite = _cited(path)
+    # Local products (ear drops, eye drops, creams, inhalers) are left out: the engine reads the dose form from the
+    # use's own text, so a code-only use of one would count as systemic exposure.
     return [(r["rxcui"], r["concept_name"], cite, True) for r in read_commented(path)
-            if r["term_type"] in MEDCHECK_TTYS]
+            if r["term_type"] in MEDCHECK_TTYS and not LOCAL_FORM.search(r["concept_name"])]
 
 
 def synthea_entries() -> list[tuple[str, str, str, bool]]:
