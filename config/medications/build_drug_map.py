@@ -14,6 +14,9 @@ Inputs (all under config/medications/sources/, committed, small):
 - lhncbc/translate_ndc_b_extract.csv: RxNorm concepts (code, name, class) of an OMOP-vocabulary extract published by
   the NLM Lister Hill Center (LHNCBC/r-snippets-bmi, NDC -> RxNorm clinical drug); same class filter as OHDSI.
 - synthea/*: verbatim extracts of Synthea's medication cost table and of module medication states.
+- medcheck/drug_rxnorm_mapping_extract.csv: rows of the drug_rxnorm_mapping table in the pg_dump of kumar2net/medcheck
+  whose source is `rxnav_auto_import` (written by its server from RxNav /drugs.json: rxcui, name, tty) and whose RxCUI
+  is numeric; term types SCD / SBD / GPCK / BPCK.
 - aws/infer-rx-norm_extract.json: the RxNorm concepts (RxCUI + RxNorm name) that Amazon Comprehend Medical returns in
   the AWS CLI example for InferRxNorm (aws/aws-cli); its ingredient (IN) entry is left to ingredients.csv.
 
@@ -22,8 +25,9 @@ SQL name fallback); strength per unit parsed from the display ("alendronic acid 
 unit; "1 ML denosumab 60 MG/ML Prefilled Syringe" -> 60 mg per unit; "prednisone 5 MG/ML Oral Solution" -> 5 mg
 per ml); packs with one strength of the ingredient keep it, others stay empty; a duration-labelled product
 ("3-Month 1.5 ML leuprolide ...") keeps an empty strength (config/medications/depots.csv keys depots on mg only).
-When sources give different displays for one code, the first of VSAC, OHDSI, LHNCBC, Synthea, AWS is kept (RxNorm
-naming). A code whose pinned displays disagree on what it is (different ingredient, strength or per after parsing;
+When sources give different displays for one code, the first of VSAC, OHDSI, LHNCBC, Synthea, AWS, MedicineChk is kept
+(RxNorm naming). A code whose pinned displays disagree on what it is (different ingredient, strength or per after
+parsing;
 case, brand brackets and notes do not count) is contradicted: it is left out of the generated rows and listed by
 --conflicts. A curated row without a strength takes the strength (and display) of its first pinned display when
 that display gives one and the ingredient is a glucocorticoid (the old VSAC rows "prednisolone Oral Solution" ->
@@ -35,7 +39,9 @@ Usage:
   python config/medications/build_drug_map.py --out F    # write elsewhere
   python config/medications/build_drug_map.py --conflicts  # list codes whose pinned sources disagree (exit 0)
   Refresh the extracts first (then rebuild): --refresh-vsac GITDIR, --refresh-ohdsi GITDIR, --refresh-aws GITDIR,
-  --refresh-lhncbc GITDIR (bare git mirrors of the repositories; their HEAD commit is written into the cited
+  --refresh-lhncbc GITDIR, --refresh-medcheck GITDIR (bare git mirrors of the repositories; their HEAD commit is written
+  into
+  the cited
   source), --refresh-synthea-costs FILE.
 """
 
@@ -79,6 +85,10 @@ LHNCBC_REPO = "LHNCBC/r-snippets-bmi"
 LHNCBC_PATH = "mmbox/02-ClinicalDrug/translate_ndc_b-all-preview-small.csv"
 LHNCBC_EXTRACT = "lhncbc/translate_ndc_b_extract.csv"
 LHNCBC_COLUMNS = ["concept_code.y", "concept_name.y", "vocabulary_id.y", "concept_class_id.y", "standard_concept.y"]
+MEDCHECK_REPO = "kumar2net/medcheck"
+MEDCHECK_PATH = "server/kummedchkdb.sql"
+MEDCHECK_EXTRACT = "medcheck/drug_rxnorm_mapping_extract.csv"
+MEDCHECK_TTYS = {"SCD", "SBD", "GPCK", "BPCK"}
 STRENGTH_FILL_GROUPS = {"glucocorticoid", "glucocorticoid_excluded"}
 
 HEADER = """\
@@ -93,8 +103,9 @@ HEADER = """\
 # source: VSAC expansions 2.16.840.1.113883.3.464.1003.196.12.1266 / .1265 / 2.16.840.1.113762.1.4.1151.48 /
 #   2.16.840.1.113883.3.464.1003.1060 / 2.16.840.1.113762.1.4.1151.32; dr-you-group/OsteoporosisTreatmentPathways
 #   @dc04b417 (OHDSI vocabulary); LHNCBC/r-snippets-bmi @113a2ee6 (OMOP vocabulary); synthetichealth/synthea
-#   @00f3c89a / @106459b9 / @5b703d6f; aws/aws-cli @07c4fe36 (UMLS 2020AB RxCUIs); clinical-knowledge.md 3.3.
-# version: VSAC eCQM 2025 cycle (expansion 20240502, RxNorm 2024-01) / osteoscreen 2026-12 (build 2)
+#   @00f3c89a / @106459b9 / @5b703d6f; aws/aws-cli @07c4fe36 (UMLS 2020AB RxCUIs); kumar2net/medcheck @f321ee6c
+#   (RxNav /drugs.json rows, 2025-08); clinical-knowledge.md 3.3.
+# version: VSAC eCQM 2025 cycle (expansion 20240502, RxNorm 2024-01) / osteoscreen 2026-12 (build 3)
 """
 
 _AMOUNT = re.compile(r"^[^0-9/;{}()\[\]]{0,30}?(\d+(?:\.\d+)?)\s*(mg|mcg|unt)(/ml|/mg|/actuat|/hr)?\b")
@@ -218,6 +229,19 @@ def lhncbc_entries() -> list[tuple[str, str, str, bool]]:
             and r["standard_concept"] == "S"]
 
 
+LOCAL_FORM = re.compile(r"\b(otic|ophthalmic|topical|inhal\w*|nasal|rectal|vaginal)\b", re.I)
+
+
+def medcheck_entries() -> list[tuple[str, str, str, bool]]:
+    """drug_rxnorm_mapping rows that the MedicineChk server wrote from RxNav /drugs.json (source rxnav_auto_import)."""
+    path = SOURCES / MEDCHECK_EXTRACT
+    cite = _cited(path)
+    # Local products (ear drops, eye drops, creams, inhalers) are left out: the engine reads the dose form from the
+    # use's own text, so a code-only use of one would count as systemic exposure.
+    return [(r["rxcui"], r["concept_name"], cite, True) for r in read_commented(path)
+            if r["term_type"] in MEDCHECK_TTYS and not LOCAL_FORM.search(r["concept_name"])]
+
+
 def synthea_entries() -> list[tuple[str, str, str, bool]]:
     out = []
     path = SOURCES / SYNTHEA_COSTS
@@ -244,7 +268,8 @@ def aws_entries() -> list[tuple[str, str, str, bool]]:
 
 def all_entries() -> list[tuple[str, str, str, bool]]:
     """Every pinned (code, display, citation, generate) in display precedence order."""
-    return vsac_entries() + ohdsi_entries() + lhncbc_entries() + synthea_entries() + aws_entries()
+    return (vsac_entries() + ohdsi_entries() + lhncbc_entries() + synthea_entries() + aws_entries()
+            + medcheck_entries())
 
 
 def _meaning(display: str, names: dict[str, list[str]]) -> frozenset:
@@ -357,6 +382,28 @@ def refresh(args: argparse.Namespace) -> None:
             [["concept_code", "concept_name", "vocabulary_id", "concept_class_id", "standard_concept"], *keep])
         path.write_text("\n".join([*head, f"# source: {LHNCBC_REPO}@{commit}:{LHNCBC_PATH}"]) + "\n" + buf.getvalue(),
                         encoding="utf-8")
+    if args.refresh_medcheck:
+        commit, text = _git_show(args.refresh_medcheck, MEDCHECK_PATH)
+        names = ingredient_names()
+        rows, inside = [], False
+        for ln in text.splitlines():
+            if ln.startswith("COPY public.drug_rxnorm_mapping "):
+                inside = True
+            elif inside and ln == "\\.":
+                break
+            elif inside:
+                f = ln.split("\t")
+                # rxnav_auto_import rows with a numeric RxCUI (the server's non-RxNav fallbacks write IND_... ids)
+                if f[5] == "rxnav_auto_import" and f[2].isdigit() and parse_rows(f[3], names):
+                    rows.append([f[2], f[3], f[4]])
+        path = SOURCES / MEDCHECK_EXTRACT
+        head = [ln for ln in path.read_text(encoding="utf-8").splitlines()
+                if ln.startswith("#") and not ln.startswith("# source:")]
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerows([["rxcui", "concept_name", "term_type"], *rows])
+        cited = f"# source: {MEDCHECK_REPO}@{commit}:{MEDCHECK_PATH}"
+        path.write_text("\n".join([*head, cited]) + "\n" + buf.getvalue(),
+                        encoding="utf-8")
     if args.refresh_synthea_costs:
         names = ingredient_names()
         path = SOURCES / SYNTHEA_COSTS
@@ -374,6 +421,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--refresh-ohdsi", metavar="GITDIR")
     ap.add_argument("--refresh-aws", metavar="GITDIR")
     ap.add_argument("--refresh-lhncbc", metavar="GITDIR")
+    ap.add_argument("--refresh-medcheck", metavar="GITDIR")
     ap.add_argument("--refresh-synthea-costs", metavar="FILE")
     ap.add_argument("--conflicts", action="store_true", help="list codes whose pinned sources disagree")
     args = ap.parse_args(argv)
