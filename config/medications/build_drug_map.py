@@ -27,10 +27,9 @@ per ml); packs with one strength of the ingredient keep it, others stay empty; a
 ("3-Month 1.5 ML leuprolide ...") keeps an empty strength (config/medications/depots.csv keys depots on mg only).
 When sources give different displays for one code, the first of VSAC, OHDSI, LHNCBC, Synthea, AWS, MedicineChk is kept
 (RxNorm naming). A code whose pinned displays disagree on what it is (different ingredient, strength or per after
-parsing;
-case, brand brackets and notes do not count) is contradicted: it is left out of the generated rows and listed by
---conflicts. A curated row without a strength takes the strength (and display) of its first pinned display when
-that display gives one and the ingredient is a glucocorticoid (the old VSAC rows "prednisolone Oral Solution" ->
+parsing; case, brand brackets and notes do not count) is contradicted: it is left out of the generated rows and
+listed by --conflicts. A curated row without a strength takes the strength (and display) of its first pinned display
+when that display gives one and the ingredient is a glucocorticoid (the old VSAC rows "prednisolone Oral Solution" ->
 "prednisolone 5 MG/ML Oral Solution").
 
 Usage:
@@ -39,10 +38,8 @@ Usage:
   python config/medications/build_drug_map.py --out F    # write elsewhere
   python config/medications/build_drug_map.py --conflicts  # list codes whose pinned sources disagree (exit 0)
   Refresh the extracts first (then rebuild): --refresh-vsac GITDIR, --refresh-ohdsi GITDIR, --refresh-aws GITDIR,
-  --refresh-lhncbc GITDIR, --refresh-medcheck GITDIR (bare git mirrors of the repositories; their HEAD commit is written
-  into
-  the cited
-  source), --refresh-synthea-costs FILE.
+  --refresh-lhncbc GITDIR, --refresh-medcheck GITDIR (bare git mirrors of the repositories; their HEAD commit is
+  written into the cited source), --refresh-synthea-costs FILE.
 """
 
 from __future__ import annotations
@@ -90,6 +87,9 @@ MEDCHECK_PATH = "server/kummedchkdb.sql"
 MEDCHECK_EXTRACT = "medcheck/drug_rxnorm_mapping_extract.csv"
 MEDCHECK_TTYS = {"SCD", "SBD", "GPCK", "BPCK"}
 STRENGTH_FILL_GROUPS = {"glucocorticoid", "glucocorticoid_excluded"}
+# Local products (ear and eye drops, creams, inhalers) of the MedicineChk source are left out: the engine reads the
+# dose form from the use's own text, so a code-only use of one would count as systemic exposure.
+LOCAL_FORM = re.compile(r"\b(otic|ophthalmic|topical|inhal\w*|nasal|rectal|vaginal)\b", re.I)
 
 HEADER = """\
 # Shipped code map: RxNorm clinical drugs (SCD), branded drugs (SBD), brand names and packs -> ingredient,
@@ -229,15 +229,10 @@ def lhncbc_entries() -> list[tuple[str, str, str, bool]]:
             and r["standard_concept"] == "S"]
 
 
-LOCAL_FORM = re.compile(r"\b(otic|ophthalmic|topical|inhal\w*|nasal|rectal|vaginal)\b", re.I)
-
-
 def medcheck_entries() -> list[tuple[str, str, str, bool]]:
     """drug_rxnorm_mapping rows that the MedicineChk server wrote from RxNav /drugs.json (source rxnav_auto_import)."""
     path = SOURCES / MEDCHECK_EXTRACT
     cite = _cited(path)
-    # Local products (ear drops, eye drops, creams, inhalers) are left out: the engine reads the dose form from the
-    # use's own text, so a code-only use of one would count as systemic exposure.
     return [(r["rxcui"], r["concept_name"], cite, True) for r in read_commented(path)
             if r["term_type"] in MEDCHECK_TTYS and not LOCAL_FORM.search(r["concept_name"])]
 
@@ -347,6 +342,15 @@ def _git_show(gitdir: str, path: str) -> tuple[str, str]:
     return commit, text
 
 
+def _write_extract(path: Path, cited: str, rows: list) -> None:
+    """Rewrite a commented CSV extract: its own comment lines kept, the `# source:` line set to the refreshed commit."""
+    head = [ln for ln in path.read_text(encoding="utf-8").splitlines()
+            if ln.startswith("#") and not ln.startswith("# source:")]
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    path.write_text("\n".join([*head, f"# source: {cited}"]) + "\n" + buf.getvalue(), encoding="utf-8")
+
+
 def refresh(args: argparse.Namespace) -> None:
     if args.refresh_vsac:
         for oid, _gen in VSAC_SETS:
@@ -374,14 +378,9 @@ def refresh(args: argparse.Namespace) -> None:
             row = tuple(r[c] for c in LHNCBC_COLUMNS)
             if row not in keep and parse_rows(row[1], names):
                 keep.append(row)
-        path = SOURCES / LHNCBC_EXTRACT
-        head = [ln for ln in path.read_text(encoding="utf-8").splitlines()
-                if ln.startswith("#") and not ln.startswith("# source:")]
-        buf = io.StringIO()
-        csv.writer(buf, lineterminator="\n").writerows(
-            [["concept_code", "concept_name", "vocabulary_id", "concept_class_id", "standard_concept"], *keep])
-        path.write_text("\n".join([*head, f"# source: {LHNCBC_REPO}@{commit}:{LHNCBC_PATH}"]) + "\n" + buf.getvalue(),
-                        encoding="utf-8")
+        _write_extract(SOURCES / LHNCBC_EXTRACT, f"{LHNCBC_REPO}@{commit}:{LHNCBC_PATH}",
+                       [["concept_code", "concept_name", "vocabulary_id", "concept_class_id", "standard_concept"],
+                        *keep])
     if args.refresh_medcheck:
         commit, text = _git_show(args.refresh_medcheck, MEDCHECK_PATH)
         names = ingredient_names()
@@ -396,14 +395,8 @@ def refresh(args: argparse.Namespace) -> None:
                 # rxnav_auto_import rows with a numeric RxCUI (the server's non-RxNav fallbacks write IND_... ids)
                 if f[5] == "rxnav_auto_import" and f[2].isdigit() and parse_rows(f[3], names):
                     rows.append([f[2], f[3], f[4]])
-        path = SOURCES / MEDCHECK_EXTRACT
-        head = [ln for ln in path.read_text(encoding="utf-8").splitlines()
-                if ln.startswith("#") and not ln.startswith("# source:")]
-        buf = io.StringIO()
-        csv.writer(buf, lineterminator="\n").writerows([["rxcui", "concept_name", "term_type"], *rows])
-        cited = f"# source: {MEDCHECK_REPO}@{commit}:{MEDCHECK_PATH}"
-        path.write_text("\n".join([*head, cited]) + "\n" + buf.getvalue(),
-                        encoding="utf-8")
+        _write_extract(SOURCES / MEDCHECK_EXTRACT, f"{MEDCHECK_REPO}@{commit}:{MEDCHECK_PATH}",
+                       [["rxcui", "concept_name", "term_type"], *rows])
     if args.refresh_synthea_costs:
         names = ingredient_names()
         path = SOURCES / SYNTHEA_COSTS
