@@ -88,14 +88,23 @@ def _num(text: str | None, where: str) -> float | None:
 
 
 def field_values_sql(rules: list[FieldRule]) -> str:
-    """The UNION ALL of sql/ingest/15_field_values.sql over the rules (paths validated above)."""
+    """The UNION ALL of sql/ingest/15_field_values.sql over the resource types (paths validated above).
+
+    One parse per record instead of one per rule: `a[*].b` is read as `$[*].b` of the fragment at `$.a`, which
+    json_extract gives exactly as the whole path would (a JSON null stays a JSON null)."""
     template = "\n".join(ln for ln in sql_text("ingest/15_field_values.sql").splitlines()
                          if ln.strip() and not ln.lstrip().startswith("--"))
     parts = []
-    for r in rules:
-        jpath = "$." + r.path
-        values = (f"json_extract(text, '{jpath}')" if "[*]" in r.path else f"[json_extract(text, '{jpath}')]")
-        leaf = r.path.rsplit(".", 1)[-1].replace("[*]", "")
-        types = ", ".join(f"'{t}'" for t in r.types)
-        parts.append(template.format(rule=r.rule, values=values, leaf=f'"{leaf}"', types=types))
+    for rtype in dict.fromkeys(t for r in rules for t in r.types):
+        mine = [r for r in rules if rtype in r.types]
+        roots: list[str] = []
+        values = []
+        for r in mine:
+            root, wild, rest = r.path.partition("[*]")
+            if root not in roots:
+                roots.append(root)
+            frag = f"f[{roots.index(root) + 1}]"
+            values.append(f"json_extract({frag}, '$[*]{rest}')" if wild else f"[{frag}]")
+        parts.append(template.format(rules=", ".join(str(r.rule) for r in mine), values=", ".join(values),
+                                     roots=", ".join(f"'$.{p}'" for p in roots), type=rtype))
     return "\nUNION ALL\n".join(parts)

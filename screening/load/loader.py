@@ -19,6 +19,8 @@ from pathlib import Path
 
 import duckdb
 import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from screening.db import run_sql_file
 from screening.faults import crashpoint
@@ -132,16 +134,18 @@ def _fingerprint(path: Path) -> tuple[int, int, str]:
     return st.st_size, st.st_mtime_ns, h.hexdigest()
 
 
-TEMP_TABLES = ("_stage_line", "_line", "_checked_line", "_record", "_bundle", "_bundle_entry", "_entry_checked",
+TEMP_TABLES = ("_line", "_checked_line", "_entry_record", "_bundle", "_bundle_entry", "_entry_checked",
                "_cand", "_winner", "_file_q", "_fieldq", "_range", "_conflict", "_fv_type", "_fv", "_fv_flat",
                "_fv_range", "_blank", "_q", "_deletion", "_ref_map_new", "_status_vs", "_subject_types", "_problem",
                "_good", "_empty_bundle", "_merge_stats", "_resurrect", "_base", "_changed", "_typed_key",
                "_link_old", "_link_moved", "_link_key")
+TEMP_VIEWS = ("_res", "_record")
 
 
 def _drop_temp(con, keep: tuple[str, ...] = ()) -> None:
     """Release every intermediate of the load (also after a failure, so a retry starts clean)."""
-    con.execute("DROP VIEW IF EXISTS _res")
+    for v in TEMP_VIEWS:
+        con.execute(f"DROP VIEW IF EXISTS {v}")
     for t in (*TEMP_TABLES, *(f"_acc{t}" for t in BATCH_OUT)):
         if t not in keep:
             con.execute(f"DROP TABLE IF EXISTS {t}")
@@ -155,46 +159,59 @@ class _Batches:
     """Runs the checks (sql/ingest 05-20) on every BATCH_BYTES of staged lines and keeps only their results.
 
     Batches end between lines, and every check is per line (a Bundle is one line or one file), so the results are
-    those of one pass over everything; only the compact outputs (BATCH_OUT) accumulate."""
+    those of one pass over everything; only the compact outputs (BATCH_OUT) accumulate. A batch's lines stay in
+    their Arrow buffers and DuckDB reads them in place as `_stage_line` (no copy); they are released after it."""
 
     def __init__(self, con, params: dict, rules: list[FieldRule]):
         self.con, self.params, self.rules = con, params, rules
-        self.pending = 0
-        self.flushed = False
-        self._new_stage()
+        self.pending: list[tuple[str, pa.Table]] = []
+        self.pending_bytes = 0
+        run_sql_file(con, "ingest/02_accumulators.sql")
 
-    def _new_stage(self) -> None:
-        self.con.execute("CREATE OR REPLACE TEMP TABLE _stage_line (stage_no BIGINT, source_file VARCHAR, "
-                         "source_line BIGINT, raw BLOB, file_kind VARCHAR)")
-
-    def add(self, nbytes: int) -> None:
-        self.pending += nbytes
-        if self.pending >= BATCH_BYTES:
+    def add(self, name: str, kind: str, offset: int, batch: pa.Table) -> None:
+        """Queue one Arrow table of (source_line, raw) of file `name`; its stage_no is offset + source_line."""
+        n = batch.num_rows
+        self.pending.append((name, pa.table({
+            "stage_no": pc.add(batch.column("source_line"), pa.scalar(offset, pa.int64())),
+            "source_file": pa.repeat(pa.scalar(name, pa.string()), n),
+            "source_line": batch.column("source_line"),
+            "raw": batch.column("raw"),
+            "file_kind": pa.repeat(pa.scalar(kind, pa.string()), n)})))
+        self.pending_bytes += batch.nbytes
+        if self.pending_bytes >= BATCH_BYTES:
             self.flush()
 
     def flush(self) -> None:
         con = self.con
-        for relative in INGEST_SQL:
-            run_sql_file(con, relative, self.params)
+        stage = pa.concat_tables([t for _, t in self.pending]) if self.pending else _EMPTY_STAGE
+        self.pending, self.pending_bytes = [], 0
+        con.register("_stage_line", stage)
+        try:
+            for relative in INGEST_SQL:
+                run_sql_file(con, relative, self.params)
+        finally:
+            con.unregister("_stage_line")
+            del stage
         _field_values(con, self.rules)
         run_sql_file(con, VALIDATE_SQL, self.params)
         _clean_fields(con, self.rules)
-        run_sql_file(con, "ingest/26_batch_append.sql" if self.flushed else "ingest/25_batch_first.sql")
+        run_sql_file(con, "ingest/26_batch_append.sql")
         _drop_temp(con, keep=("_file_q",) + tuple(f"_acc{t}" for t in BATCH_OUT))
-        self.flushed = True
-        self.pending = 0
-        self._new_stage()
 
     def forget_file(self, name: str) -> None:
         """A file that failed half way loads nothing: drop what earlier batches kept of it."""
-        self.con.execute("DELETE FROM _stage_line WHERE source_file = ?", [name])
-        if self.flushed:
-            run_sql_file(self.con, "ingest/27_batch_forget.sql", {"name": name})
+        self.pending = [(n, t) for n, t in self.pending if n != name]
+        self.pending_bytes = sum(t.nbytes for _, t in self.pending)
+        run_sql_file(self.con, "ingest/27_batch_forget.sql", {"name": name})
 
     def finish(self) -> None:
         self.flush()
         run_sql_file(self.con, "ingest/28_batch_finish.sql")
-        self.con.execute("DROP TABLE IF EXISTS _stage_line")
+
+
+_EMPTY_STAGE = pa.table({"stage_no": pa.array([], pa.int64()), "source_file": pa.array([], pa.string()),
+                         "source_line": pa.array([], pa.int64()), "raw": pa.array([], pa.large_binary()),
+                         "file_kind": pa.array([], pa.string())})
 
 
 def _stage_and_validate(con, files: list[InputFile], limits: Limits, config_dirs,
@@ -227,14 +244,9 @@ def _stage_and_validate(con, files: list[InputFile], limits: Limits, config_dirs
         stats = ReadStats()
         try:
             for batch in record_batches(f, limits, stats):
-                con.register("_batch", batch)
-                con.execute("INSERT INTO _stage_line SELECT ? + source_line, ?, source_line, raw, ? FROM _batch",
-                            [staged, name, f.kind])
-                con.unregister("_batch")
                 last_line = batch.column("source_line")[-1].as_py() if batch.num_rows else last_line
-                nbytes = batch.nbytes
+                batches.add(name, f.kind, staged, batch)
                 del batch
-                batches.add(nbytes)
         except (*CORRUPT_ERRORS, LimitExceeded) as exc:
             # A file we cannot read to the end loads nothing: one quarantine row names it.
             batches.forget_file(name)
@@ -317,14 +329,15 @@ def _clean_fields(con, rules: list[FieldRule]) -> None:
     """Records with field-level problems load without those fields (the few records concerned, in Python).
 
     The quarantine row keeps the record as read; resource_raw keeps it without the implausible values."""
-    rows = con.execute("SELECT g.rec_no, g.resource_type, g.text, list(f.field) FROM _good g JOIN _fieldq f "
+    rows = con.execute("SELECT g.rec_no, g.resource_type, g.text, list(f.field) FROM _acc_good g JOIN _fieldq f "
                        "USING (rec_no) GROUP BY ALL").fetchall()
     by_key = {(t, r.path): r for r in rules for t in r.types}
     for rec_no, rtype, text, fields in rows:
         doc = json.loads(text)
         for field in set(fields):
             _remove(doc, field.split("."), by_key.get((rtype, field)))
-        con.execute("UPDATE _good SET text = ? WHERE rec_no = ?", [json.dumps(doc, ensure_ascii=False), rec_no])
+        con.execute("UPDATE _acc_good SET text = ? WHERE rec_no = ?", [json.dumps(doc, ensure_ascii=False),
+                                                                        rec_no])
 
 
 def _remove(node, parts: list[str], rule: FieldRule | None) -> None:

@@ -1,6 +1,7 @@
 -- Step 1: lines/files -> records. Decode UTF-8, strip a BOM and the line end (LF, CRLF), set blank lines aside,
 -- quarantine what is not a JSON object with a valid resourceType, and expand Bundles (nested ones too) into their
--- entries. Input: _stage_line(stage_no, source_file, source_line, raw BLOB, file_kind). Output: _record, _q.
+-- entries. Input: _stage_line(stage_no, source_file, source_line, raw BLOB, file_kind), the batch's Arrow lines as
+-- screening/load/loader.py registers them (read in place, never copied). Output: _record (a view), _q.
 CREATE OR REPLACE TEMP TABLE _q (
     source_file VARCHAR, source_line BIGINT, source_entry INTEGER, resource_type VARCHAR, resource_id VARCHAR,
     field VARCHAR, reason VARCHAR, raw BLOB, disposition VARCHAR DEFAULT 'record'
@@ -37,8 +38,6 @@ SELECT stage_no, source_file, source_line, file_kind, text, is_blank, c,
        raw AS bad_raw
 FROM (SELECT *, CASE WHEN NOT is_blank THEN fhir_check(text) END AS c FROM parsed);
 
-DROP TABLE _stage_line;
-
 CREATE OR REPLACE TEMP TABLE _blank AS SELECT source_file, source_line FROM _checked_line WHERE is_blank;
 DELETE FROM _checked_line WHERE is_blank;
 
@@ -53,21 +52,11 @@ SELECT source_file, source_line, NULL, CASE WHEN problem LIKE 'Bundle%' THEN 'Bu
        problem, coalesce(bad_raw, encode(text)), 'record'
 FROM _checked_line WHERE problem IS NOT NULL;
 
--- Records: every non-Bundle line, and every entry of a Bundle line (with its entry index and fullUrl).
--- rec_no orders the records as read (file order, line, entry) without sorting them: 2^24 entries per line.
-CREATE OR REPLACE TEMP TABLE _record AS
-SELECT stage_no * 16777216 AS rec_no, source_file, source_line, NULL::INTEGER AS source_entry, NULL::VARCHAR AS full_url,
-       NULL::VARCHAR AS request_method, NULL::VARCHAR AS request_url, text, file_kind, rtype, c,
-       NULL::VARCHAR AS bundle_key, NULL::VARCHAR AS entry_path
-FROM _checked_line
-WHERE problem IS NULL AND rtype <> 'Bundle';
-
 CREATE OR REPLACE TEMP TABLE _bundle AS
 SELECT stage_no, source_file, source_line, file_kind, text
 FROM _checked_line
 WHERE problem IS NULL AND rtype = 'Bundle';
 
-DROP TABLE _checked_line;
 
 -- Entries of every Bundle, nested Bundles unpacked (depth <= 8): bundle_key names the Bundle an entry sits in
 -- (stage_no + path), entry_path its place ('entry[2].resource.entry[0]'), source_entry its top-level index.
@@ -128,10 +117,10 @@ SELECT source_file, source_line, source_entry,
        problem, encode(CAST(entry AS VARCHAR)), 'record'
 FROM _entry_checked WHERE problem IS NOT NULL;
 
-INSERT INTO _record
-SELECT stage_no * 16777216 + CASE WHEN depth = 0 THEN source_entry ELSE 8388608 + ord END, source_file, source_line,
-       source_entry, full_url, request_method, request_url, text, file_kind, c.resourceType ->> '$', c, bundle_key,
-       entry_path
+CREATE OR REPLACE TEMP TABLE _entry_record AS
+SELECT stage_no * 16777216 + CASE WHEN depth = 0 THEN source_entry ELSE 8388608 + ord END AS rec_no, source_file,
+       source_line, source_entry, full_url, request_method, request_url, text, file_kind,
+       c.resourceType ->> '$' AS rtype, c, bundle_key, entry_path
 FROM (
     SELECT stage_no, source_file, source_line, source_entry, file_kind, depth, bundle_key, entry_path,
            row_number() OVER (PARTITION BY stage_no ORDER BY entry_path) AS ord,
@@ -145,3 +134,15 @@ FROM (
 );
 
 DROP TABLE _entry_checked;
+
+-- Records: every non-Bundle line, and every entry of a Bundle line (with its entry index and fullUrl). A view, so
+-- the text of a line is stored once per batch (_checked_line) and never copied again before _acc_good.
+-- rec_no orders the records as read (file order, line, entry) without sorting them: 2^24 entries per line.
+CREATE OR REPLACE TEMP VIEW _record AS
+SELECT stage_no * 16777216 AS rec_no, source_file, source_line, NULL::INTEGER AS source_entry,
+       NULL::VARCHAR AS full_url, NULL::VARCHAR AS request_method, NULL::VARCHAR AS request_url, text, file_kind, rtype, c,
+       NULL::VARCHAR AS bundle_key, NULL::VARCHAR AS entry_path
+FROM _checked_line
+WHERE problem IS NULL AND rtype <> 'Bundle'
+UNION ALL
+SELECT * FROM _entry_record;

@@ -1,6 +1,7 @@
--- One branch per row of config/plausible_ranges.csv (screening/load/fields.py repeats it with UNION ALL, because
--- DuckDB wants wildcard JSON paths as constants): the values at {path} of every record of the listed types.
--- {path} and {types} are checked against strict patterns (FHIR path, type names) before they are put in; {rule} is
--- the row number. The type test runs first, then a plain substring test, so only records that can hold the element
--- are parsed again.
-SELECT rec_no, {rule} AS rule, {values} AS vals FROM _res WHERE rtype IN ({types}) AND contains(text, '{leaf}')
+-- One branch per resource type of config/plausible_ranges.csv (screening/load/fields.py repeats it with UNION ALL,
+-- because DuckDB wants JSON paths as constants): the values of every rule on {type} records, from ONE parse of the
+-- record. json_extract with a list of paths takes no wildcard, so {roots} are the rule paths cut before their
+-- first [*]; {values} then reads each wildcard rule's rest from its small root fragment. {rules} are the rule row
+-- numbers, in the order of {values}; {type} and the paths are checked against strict patterns before they are put in.
+SELECT rec_no, unnest([{rules}]) AS rule, unnest([{values}]) AS vals
+FROM (SELECT rec_no, json_extract(text, [{roots}]) AS f FROM _res WHERE rtype = '{type}')

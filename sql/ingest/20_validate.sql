@@ -155,7 +155,8 @@ SELECT r.source_file, r.source_line, r.source_entry, r.rtype,
        CASE WHEN json_type(r.c.id) = 'VARCHAR' THEN r.c.id ->> '$' END, p.field, p.reason, encode(r.text), 'record'
 FROM _res r JOIN _problem p USING (rec_no);
 
-CREATE OR REPLACE TEMP TABLE _good AS
+-- Straight into the load's accumulator (created by screening/load/loader.py): the text is copied once here.
+INSERT INTO _acc_good
 SELECT r.rec_no, r.rtype AS resource_type,
        coalesce(r.c.id ->> '$', regexp_extract(r.full_url, '^urn:uuid:(.+)$', 1)) AS id,
        CASE WHEN r.c.meta.versionId IS NOT NULL THEN r.c.meta.versionId ->> '$' END AS version_id,
