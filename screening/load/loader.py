@@ -137,9 +137,9 @@ def _fingerprint(path: Path) -> tuple[int, int, str]:
 TEMP_TABLES = ("_line", "_checked_line", "_entry_record", "_bundle", "_bundle_entry", "_entry_checked",
                "_cand", "_winner", "_file_q", "_fieldq", "_range", "_conflict", "_fv_type", "_fv", "_fv_flat",
                "_fv_range", "_blank", "_q", "_deletion", "_ref_map_new", "_status_vs", "_subject_types", "_problem",
-               "_good", "_empty_bundle", "_merge_stats", "_resurrect", "_base", "_changed", "_typed_key",
-               "_link_old", "_link_moved", "_link_key")
-TEMP_VIEWS = ("_res", "_record")
+               "_good", "_empty_bundle", "_merge_stats", "_resurrect", "_file_type", "_bad_date", "_changed",
+               "_typed_key", "_link_old", "_link_moved", "_link_key")
+TEMP_VIEWS = ("_base", "_res", "_record")
 
 
 def _drop_temp(con, keep: tuple[str, ...] = ()) -> None:

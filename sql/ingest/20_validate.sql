@@ -30,10 +30,17 @@ WHERE json_type = 'number' AND jt IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'HUGEINT')
 DROP TABLE _fv_flat;
 DROP TABLE _fv;
 
-CREATE OR REPLACE TEMP TABLE _base AS
+-- The type an NDJSON file is named for (Observation.ndjson, Observation.002.ndjson), once per file, not per record.
+CREATE OR REPLACE TEMP TABLE _file_type AS
+SELECT source_file, nullif(file_type, '') AS file_type, list_contains($fhir_types, file_type) AS known
+FROM (SELECT source_file, regexp_extract(regexp_replace(source_file, '^.*/', ''), '^([A-Z][A-Za-z]+)', 1) AS file_type
+      FROM (SELECT DISTINCT source_file FROM _res WHERE file_kind = 'ndjson'));
+
+-- A view, read once by _problem: the checked struct of every record is not copied again.
+CREATE OR REPLACE TEMP VIEW _base AS
     SELECT r.rec_no, r.rtype, r.c, r.full_url, r.file_kind, r.source_file,
            CASE WHEN json_type(c.id) = 'VARCHAR' THEN c.id ->> '$' END AS id_text,
-           regexp_extract(regexp_replace(r.source_file, '^.*/', ''), '^([A-Z][A-Za-z]+)', 1) AS file_type,
+           ft.file_type, coalesce(ft.known, false) AS file_type_known,
            coalesce(m.ref, c.subject.reference) AS subject_resolved,
            CASE WHEN r.c.dosage IS NOT NULL AND json_type(r.c.dosage) = 'ARRAY'
                 THEN json_extract(r.c.dosage, '$[0].doseAndRate[0].doseQuantity.value') END AS dose_ms,
@@ -50,7 +57,20 @@ CREATE OR REPLACE TEMP TABLE _base AS
            CASE WHEN r.c.dosageInstruction IS NOT NULL AND json_type(r.c.dosageInstruction) = 'ARRAY'
                 THEN json_extract(r.c.dosageInstruction, '$[*].doseAndRate[*].doseQuantity.value') END AS doses_mr
     FROM _res r
-    LEFT JOIN _ref_map_new m ON m.source_file = r.source_file AND m.full_url = r.c.subject.reference;
+    LEFT JOIN _ref_map_new m ON m.source_file = r.source_file AND m.full_url = r.c.subject.reference
+    LEFT JOIN _file_type ft ON ft.source_file = r.source_file AND r.file_kind = 'ndjson';
+
+-- The dates of a batch, each distinct value checked once (records share dates): the invalid ones. Usually none,
+-- and then _problem builds no date list at all.
+CREATE OR REPLACE TEMP TABLE _bad_date AS
+WITH dates AS MATERIALIZED (SELECT DISTINCT d FROM (
+    SELECT unnest([c.birthDate, c.effectiveDateTime, c.effectiveInstant, c.effectivePeriod."start",
+                   c.effectivePeriod."end", c.issued, c.onsetDateTime, c.recordedDate, c.abatementDateTime,
+                   c.authoredOn, c.dateAsserted, c.performedDateTime, c.performedPeriod."start",
+                   c.performedPeriod."end", c.dispenseRequest.validityPeriod."start",
+                   c.dispenseRequest.validityPeriod."end", c.meta.lastUpdated]) AS d FROM _res
+))
+SELECT d FROM dates WHERE d IS NOT NULL AND fhir_date_invalid(d);
 
 -- One pass: every check yields a {field, reason} or NULL; a record with any problem is quarantined.
 CREATE OR REPLACE TEMP TABLE _problem AS
@@ -62,7 +82,7 @@ WITH checks AS (
             CASE WHEN b.c.id IS NOT NULL
                       AND (b.id_text IS NULL OR NOT regexp_full_match(b.id_text, '[A-Za-z0-9\-\.]{1,64}'))
                  THEN {'field': 'id', 'reason': 'id is not a valid FHIR id (1-64 of A-Z a-z 0-9 - .)'} END,
-            CASE WHEN b.file_kind = 'ndjson' AND b.rtype <> b.file_type AND list_contains($fhir_types, b.file_type)
+            CASE WHEN b.file_kind = 'ndjson' AND b.file_type_known AND b.rtype <> b.file_type
                  THEN {'field': 'resourceType', 'reason': 'resourceType ' || b.rtype || ' in a file for ' || b.file_type}
             END,
             CASE WHEN st.rtype IS NOT NULL AND b.c.subject.reference IS NULL
@@ -97,7 +117,7 @@ WITH checks AS (
                        'reason': 'dose must not be negative (a later dosage line)'} END
         ], lambda x: x IS NOT NULL)
         || coalesce(ft.problems, [])
-        || list_transform(list_filter([
+        || CASE WHEN len(bd.dates) > 0 THEN list_transform(list_filter([
             {'field': 'birthDate', 'val': b.c.birthDate},
             {'field': 'effectiveDateTime', 'val': b.c.effectiveDateTime},
             {'field': 'effectiveInstant', 'val': b.c.effectiveInstant},
@@ -115,8 +135,8 @@ WITH checks AS (
             {'field': 'dispenseRequest.validityPeriod.start', 'val': b.c.dispenseRequest.validityPeriod."start"},
             {'field': 'dispenseRequest.validityPeriod.end', 'val': b.c.dispenseRequest.validityPeriod."end"},
             {'field': 'meta.lastUpdated', 'val': b.c.meta.lastUpdated}
-        ], lambda x: x.val IS NOT NULL AND fhir_date_invalid(x.val)),
-            lambda x: {'field': x.field, 'reason': 'invalid date ''' || x.val || ''''})
+        ], lambda x: x.val IS NOT NULL AND list_contains(bd.dates, x.val)),
+            lambda x: {'field': x.field, 'reason': 'invalid date ''' || x.val || ''''}) ELSE [] END
         || list_transform(list_filter([
             {'field': 'valueQuantity.value', 'val': b.c.valueQuantity.value},
             {'field': 'dosage[0].doseAndRate[0].doseQuantity.value', 'val': b.dose_ms},
@@ -143,12 +163,14 @@ WITH checks AS (
     LEFT JOIN _subject_types st ON st.rtype = b.rtype
     LEFT JOIN _conflict cf ON cf.rec_no = b.rec_no
     LEFT JOIN _fv_type ft ON ft.rec_no = b.rec_no
+    CROSS JOIN (SELECT list(d) AS dates FROM _bad_date) bd
 )
 SELECT rec_no, problems[1].field AS field,
        array_to_string(list_transform(problems, lambda x: x.field || ': ' || x.reason), '; ') AS reason
 FROM checks WHERE len(problems) > 0;
 
-DROP TABLE _base;
+DROP VIEW _base;
+DROP TABLE _bad_date;
 
 INSERT INTO _q
 SELECT r.source_file, r.source_line, r.source_entry, r.rtype,
