@@ -9,6 +9,7 @@ are named by file and first line. What is left of the wall time is Python (readi
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import sys
 import tempfile
@@ -69,7 +70,7 @@ def main() -> None:
     for mod in (loader, typed):
         mod.run_sql_file = _timed_run_sql_file
     path = args.db or Path(tempfile.mkdtemp()) / "p.duckdb"
-    con = open_database(path)
+    con = open_database(path, memory_limit=os.environ.get("PROFILE_MEMORY_LIMIT"))
     t = time.perf_counter()
     r = loader.load_source(_Timed(con), args.source)
     wall = time.perf_counter() - t
