@@ -145,7 +145,7 @@ TEMP_VIEWS = ("_base", "_res", "_record")
 def _drop_temp(con, keep: tuple[str, ...] = ()) -> None:
     """Release every intermediate of the load (also after a failure, so a retry starts clean)."""
     for v in TEMP_VIEWS:
-        con.execute(f"DROP VIEW IF EXISTS {v}")
+        con.execute("DROP VIEW IF EXISTS " + v)  # v: a name from TEMP_VIEWS, never input
     for t in (*TEMP_TABLES, *(f"_acc{t}" for t in BATCH_OUT)):
         if t not in keep:
             con.execute(f"DROP TABLE IF EXISTS {t}")
