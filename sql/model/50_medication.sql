@@ -69,15 +69,22 @@ chosen AS (
     SELECT n.source_type, n.use_id, n.ingredient, n.strength, n.strength_unit, n.per, n.drug_text, 'name'
     FROM name_rows n ANTI JOIN code_use c USING (source_type, use_id)
 ),
+use_text AS (   -- the drug texts of each use: its own (medication text, coding displays) and, for a use resolved
+                -- by the code map, the map's display, so a code-only use still names its dose form
+    SELECT source_type, use_id, t FROM med_text
+    UNION
+    SELECT source_type, use_id, drug_text FROM chosen WHERE resolved_by = 'code_map' AND drug_text IS NOT NULL
+),
 form_hit AS (   -- dose-form words as whole words of each distinct text (both sides normalised the same way)
     SELECT x.t, f.route_class, f.priority
-    FROM (SELECT t, ' ' || trim(regexp_replace(t, '[^a-z0-9]+', ' ', 'g')) || ' ' AS norm FROM texts) x
+    FROM (SELECT t, ' ' || trim(regexp_replace(t, '[^a-z0-9]+', ' ', 'g')) || ' ' AS norm
+          FROM (SELECT DISTINCT t FROM use_text)) x
     JOIN (SELECT route_class, priority, ' ' || trim(regexp_replace(term, '[^a-z0-9]+', ' ', 'g')) || ' ' AS term
           FROM med_dose_form) f ON contains(x.norm, f.term)
 ),
 forms AS (   -- route class of the dose form named in any drug text of the use (lowest priority number wins)
     SELECT m.source_type, m.use_id, h.route_class
-    FROM med_text m JOIN form_hit h USING (t)
+    FROM use_text m JOIN form_hit h USING (t)
     QUALIFY row_number() OVER (PARTITION BY m.source_type, m.use_id ORDER BY h.priority, h.route_class) = 1
 )
 SELECT c.source_type, c.use_id, c.ingredient, i.drug_group, i.op_class, i.route_unknown_counts, i.depot_days,
