@@ -62,6 +62,14 @@ SELECT
     j.bodySite.coding[1].code AS body_site_code,
     coalesce(j.bodySite.text, j.bodySite.coding[1].display) AS body_site_text,
     j.method.text AS method_text,
+    -- all_text: the code text and every coding display (of codings with a code, sorted) in one string, read by the
+    -- text rules (DXA score type / site, lab names); code_systems: the raw systems of those codings (the screen
+    -- tells LOINC by its configured aliases). Per row here, so the screen needs no aggregation over the codings.
+    concat_ws(' ', j.code.text, nullif(array_to_string(list_sort(list_filter(list_transform(
+        list_filter(j.code.coding, lambda c: c.code IS NOT NULL), lambda c: c.display), lambda d: d IS NOT NULL)),
+        ' '), '')) AS all_text,
+    list_filter(list_transform(list_filter(j.code.coding, lambda c: c.code IS NOT NULL), lambda c: c.system),
+                lambda s: s IS NOT NULL) AS code_systems,
     version_id, last_updated, source_file, source_line
 FROM _obs;
 CREATE TABLE IF NOT EXISTS observation AS FROM _observation_rows LIMIT 0;

@@ -79,17 +79,11 @@ FROM hits
 QUALIFY row_number() OVER (PARTITION BY resource_type, resource_id, concept
                            ORDER BY specificity DESC, code) = 1;
 
--- observation_text (per-run TEMP): per Observation, its code text and every coding display in one string (for text
--- rules: DXA score type / site, lab names), and whether it carries a LOINC code. One aggregation instead of a lookup
--- per row; list + list_sort instead of an ordered string_agg (same text, no sort per group).
-CREATE OR REPLACE TEMP TABLE observation_text AS
-SELECT o.id AS observation_id,
-       concat_ws(' ', o.code_text, d.displays) AS all_text,
-       coalesce(d.loinc_coded, false) AS loinc_coded
-FROM observation o
-LEFT JOIN (SELECT resource_id,
-                  CASE WHEN count(display) > 0
-                       THEN array_to_string(list_sort(list(display) FILTER (WHERE display IS NOT NULL)), ' ')
-                  END AS displays,
-                  bool_or(system = 'http://loinc.org') AS loinc_coded
-           FROM coding_all WHERE resource_type = 'Observation' GROUP BY resource_id) d ON d.resource_id = o.id;
+-- observation_loinc (per-run TEMP, one row): the raw code systems that are LOINC under the configured aliases; an
+-- Observation is LOINC-coded when one of its observation.code_systems is listed. The per-Observation text
+-- (observation.all_text) is built by the load, so no aggregation over the codings runs here.
+CREATE OR REPLACE TEMP TABLE observation_loinc AS
+SELECT coalesce(list(s.system) FILTER (WHERE coalesce(cs.canonical, trim(s.system)) = 'http://loinc.org'), [])
+           AS systems
+FROM (SELECT DISTINCT system FROM observation_coding WHERE system IS NOT NULL) s
+LEFT JOIN cfg_code_system cs ON cs.alias = lower(rtrim(trim(s.system), '/'));

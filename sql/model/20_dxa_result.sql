@@ -19,9 +19,8 @@ CREATE OR REPLACE MACRO dxa_site_from_text(t) AS CASE
 -- Text tests run once per distinct observation text (texts repeat: a few hundred per population), never per row.
 CREATE OR REPLACE TABLE dxa_candidate AS
 WITH obs_all AS (
-    SELECT o.*, t.all_text
+    SELECT o.*
     FROM observation o
-    JOIN observation_text t ON t.observation_id = o.id
     WHERE o.status IN ('final', 'amended', 'corrected')
       AND o.effective_date <= $as_of
       AND o.effective_date >= $as_of - to_months(CAST($lookback_dxa_months AS INTEGER))

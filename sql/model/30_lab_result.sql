@@ -15,9 +15,9 @@ WITH coded AS (
       AND (starts_with(concept, 'lab_') OR starts_with(concept, 'dxa_') OR starts_with(concept, 'frax_'))
 ),
 raw AS (
-    SELECT o.*, t.loinc_coded, t.all_text
+    SELECT o.*, list_has_any(coalesce(o.code_systems, []), l.systems) AS loinc_coded
     FROM observation o
-    JOIN observation_text t ON t.observation_id = o.id
+    CROSS JOIN observation_loinc l
     ANTI JOIN coded c ON c.resource_id = o.id
     WHERE o.status IN ('final', 'amended', 'corrected')
       AND o.effective_date <= $as_of
