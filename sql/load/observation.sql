@@ -65,11 +65,17 @@ SELECT
     -- all_text: the code text and every coding display (of codings with a code, sorted) in one string, read by the
     -- text rules (DXA score type / site, lab names); code_systems: the raw systems of those codings (the screen
     -- tells LOINC by its configured aliases). Per row here, so the screen needs no aggregation over the codings.
-    concat_ws(' ', j.code.text, nullif(array_to_string(list_sort(list_filter(list_transform(
-        list_filter(j.code.coding, lambda c: c.code IS NOT NULL), lambda c: c.display), lambda d: d IS NOT NULL)),
-        ' '), '')) AS all_text,
-    list_filter(list_transform(list_filter(j.code.coding, lambda c: c.code IS NOT NULL), lambda c: c.system),
-                lambda s: s IS NOT NULL) AS code_systems,
+    -- One coding is the common case: read directly, the list functions run only for the others.
+    CASE WHEN len(j.code.coding) = 1
+         THEN concat_ws(' ', j.code.text, CASE WHEN j.code.coding[1].code IS NOT NULL THEN j.code.coding[1].display END)
+         ELSE concat_ws(' ', j.code.text, nullif(array_to_string(list_sort(list_filter(list_transform(
+             list_filter(j.code.coding, lambda c: c.code IS NOT NULL), lambda c: c.display),
+             lambda d: d IS NOT NULL)), ' '), '')) END AS all_text,
+    CASE WHEN len(j.code.coding) = 1
+         THEN CASE WHEN j.code.coding[1].code IS NOT NULL AND j.code.coding[1].system IS NOT NULL
+                   THEN [j.code.coding[1].system] ELSE [] END
+         ELSE list_filter(list_transform(list_filter(j.code.coding, lambda c: c.code IS NOT NULL),
+                                         lambda c: c.system), lambda s: s IS NOT NULL) END AS code_systems,
     version_id, last_updated, source_file, source_line
 FROM _obs;
 CREATE TABLE IF NOT EXISTS observation AS FROM _observation_rows LIMIT 0;
