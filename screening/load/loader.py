@@ -134,7 +134,7 @@ def _fingerprint(path: Path) -> tuple[int, int, str]:
     return st.st_size, st.st_mtime_ns, h.hexdigest()
 
 
-TEMP_TABLES = ("_line", "_checked_line", "_entry_record", "_bundle", "_bundle_entry", "_entry_checked",
+TEMP_TABLES = ("_checked_line", "_entry_record", "_bundle", "_bundle_entry", "_entry_checked",
                "_cand", "_winner", "_file_q", "_fieldq", "_range", "_conflict", "_fv_type", "_fv", "_fv_flat",
                "_fv_range", "_blank", "_q", "_deletion", "_ref_map_new", "_status_vs", "_subject_types", "_problem",
                "_good", "_empty_bundle", "_merge_stats", "_resurrect", "_file_type", "_bad_date", "_changed",
@@ -164,7 +164,7 @@ class _Batches:
 
     def __init__(self, con, params: dict, rules: list[FieldRule]):
         self.con, self.params, self.rules = con, params, rules
-        self.pending: list[tuple[str, pa.Table]] = []
+        self.pending: list[tuple[str, pa.Table, int]] = []  # (file, staged lines, bytes read)
         self.pending_bytes = 0
         run_sql_file(con, "ingest/02_accumulators.sql")
 
@@ -176,14 +176,14 @@ class _Batches:
             "source_file": pa.repeat(pa.scalar(name, pa.string()), n),
             "source_line": batch.column("source_line"),
             "raw": batch.column("raw"),
-            "file_kind": pa.repeat(pa.scalar(kind, pa.string()), n)})))
+            "file_kind": pa.repeat(pa.scalar(kind, pa.string()), n)}), batch.nbytes))
         self.pending_bytes += batch.nbytes
         if self.pending_bytes >= BATCH_BYTES:
             self.flush()
 
     def flush(self) -> None:
         con = self.con
-        stage = pa.concat_tables([t for _, t in self.pending]) if self.pending else _EMPTY_STAGE
+        stage = pa.concat_tables([t for _, t, _ in self.pending]) if self.pending else _EMPTY_STAGE
         self.pending, self.pending_bytes = [], 0
         con.register("_stage_line", stage)
         try:
@@ -200,8 +200,8 @@ class _Batches:
 
     def forget_file(self, name: str) -> None:
         """A file that failed half way loads nothing: drop what earlier batches kept of it."""
-        self.pending = [(n, t) for n, t in self.pending if n != name]
-        self.pending_bytes = sum(t.nbytes for _, t in self.pending)
+        self.pending = [p for p in self.pending if p[0] != name]
+        self.pending_bytes = sum(nbytes for _, _, nbytes in self.pending)
         run_sql_file(self.con, "ingest/27_batch_forget.sql", {"name": name})
 
     def finish(self) -> None:
