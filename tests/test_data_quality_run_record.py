@@ -87,6 +87,32 @@ def test_run_record_counts_what_no_rule_read(run):
     assert run["result"]["screen"]["unread_types"] == ["Claim", "Observation"]  # type names only, no ids
 
 
+def test_unread_census_reads_stored_element_lists_and_parses_older_rows(run, tmp_path):
+    """The load stores each body's top-level element names; a row loaded before that column existed (NULL) is
+    parsed instead, with the same counts."""
+    import shutil
+
+    import duckdb
+
+    from screening.screens.unread import unread_counts
+
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(run["out"].parent / "db.duckdb", db)
+    con = duckdb.connect(str(db))
+    try:
+        stored = con.execute("SELECT count(*) FILTER (WHERE elements = json_keys(body)), count(*) "
+                             "FROM resource_raw").fetchone()
+        assert stored[0] == stored[1] > 0
+        before = unread_counts(con)
+        con.execute("UPDATE resource_raw SET elements = NULL WHERE resource_type IN ('Claim', 'Observation') "
+                    "AND id IN ('cl1', 't1', 't3')")
+        assert con.execute("SELECT count(*) FROM resource_raw WHERE elements IS NULL").fetchone()[0] == 3
+        assert unread_counts(con) == before
+        assert before["Observation"]["elements"] == {"note": 3}
+    finally:
+        con.close()
+
+
 def test_data_quality_kept_for_listed_and_unlisted(run):
     dq = run["dq"]
     assert ("unlisted-report", "dxa_report_unread", "DiagnosticReport/r2", False) in dq

@@ -3,8 +3,9 @@
 Which top-level elements the rules read is derived from the SQL itself, so it stays true as rules are added:
 every statement in sql/load, sql/model and sql/screens that names resource types (`resource_type = 'X'` or
 `IN ('X', ...)`) reads the top-level keys of its `json_transform` specs and of its `$.element` paths for those
-types. One DuckDB pass over resource_raw (json_keys) counts, per resource type and top-level element, the
-resources carrying it; the run record keeps the counts of those nobody reads (no ids, no values).
+types. One DuckDB pass over resource_raw's element lists (json_keys of each body, stored by the load) counts, per
+resource type and top-level element, the resources carrying it; the run record keeps the counts of those nobody
+reads (no ids, no values).
 """
 
 from __future__ import annotations
@@ -24,9 +25,13 @@ _TYPES_WHEN = re.compile(r"WHEN\s+'([A-Z][A-Za-z]+)'\s+THEN")
 _SPEC = re.compile(r"json_transform\(\s*r\.body\s*,\s*'(\{.*?\})'\s*\)", re.DOTALL)
 _PATH = re.compile(r"'\$\.([A-Za-z]+)")
 
+# resource_raw.elements is written by the load (sql/ingest/30_merge.sql); rows of an older load have none and are
+# parsed here. Resources sharing a key list are counted once per list, then the lists are unnested.
 UNREAD_SQL = """
-SELECT resource_type, element, count(*) AS resources
-FROM (SELECT resource_type, unnest(json_keys(body)) AS element FROM resource_raw)
+SELECT resource_type, element, sum(n)::BIGINT AS resources
+FROM (SELECT resource_type, unnest(keys) AS element, n
+      FROM (SELECT resource_type, coalesce(elements, json_keys(body)) AS keys, count(*) AS n
+            FROM resource_raw GROUP BY ALL))
 GROUP BY ALL ORDER BY resource_type, element
 """
 

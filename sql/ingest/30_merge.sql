@@ -61,7 +61,7 @@ WHERE (resource_type, id) IN (SELECT resource_type, id FROM _winner WHERE is_new
 
 INSERT INTO resource_raw
 SELECT g.resource_type, g.id, g.version_id, g.last_updated, g.source_file, g.source_line, g.source_entry,
-       $run_id, w.load_seq, g.text
+       $run_id, w.load_seq, g.text, json_keys(g.text)
 FROM _winner w JOIN _good g ON g.rec_no = w.rec_no
 WHERE w.is_new;
 

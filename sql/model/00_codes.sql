@@ -55,7 +55,10 @@ FROM raw r
 LEFT JOIN sys s ON s.raw_system = r.system;
 
 -- The code lists are matched once per distinct (system, code) (a few thousand), not once per coding.
-CREATE OR REPLACE TABLE coding_concept AS
+-- coding_concept is per-run TEMP as well (160k rows at 100k patients: building it costs less than committing it);
+-- the screens read it within their run, analysts read the matched facts (condition_fact, lab_result, dxa_result).
+DROP TABLE IF EXISTS main.coding_concept;
+CREATE OR REPLACE TEMP TABLE coding_concept AS
 WITH keys AS (SELECT DISTINCT system, code_norm FROM coding_all),
 lens AS (SELECT DISTINCT length(code_norm) AS len FROM vs_code WHERE match = 'prefix'),
 key_hits AS (

@@ -33,8 +33,11 @@ CREATE TABLE IF NOT EXISTS resource_raw (
     source_entry  INTEGER,            -- 0-based Bundle entry index, NULL for a plain NDJSON line
     load_run_id   VARCHAR NOT NULL,
     load_seq      HUGEINT NOT NULL,   -- global load order: run ordinal x 2^64 + record ordinal in the run
-    body          VARCHAR NOT NULL USING COMPRESSION zstd  -- the resource's JSON text, as loaded (zstd: writes
+    body          VARCHAR NOT NULL USING COMPRESSION zstd, -- the resource's JSON text, as loaded (zstd: writes
                                       -- several times faster than the default FSST analysis, 5x smaller)
+    elements      VARCHAR[]           -- its top-level element names, written by the load with the body, so the
+                                      -- screens' unread-element census never re-parses every body (NULL in rows
+                                      -- loaded before the column existed: the census parses those)
 );
 
 -- Records that could not be loaded, with the reason a human needs to fix them. Nothing is dropped.

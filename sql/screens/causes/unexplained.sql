@@ -1,7 +1,9 @@
 -- unexplained: low_z_score and no section-3 cause at all (an addressed cause still explains), unless the tier-1
 -- panel was resulted in the lab window: calcium, phosphate, ALP, creatinine or eGFR, 25(OH)D, TSH, and testosterone
 -- for men. Backed by the low Z-score observation(s); the detail names what is missing.
-CREATE OR REPLACE TABLE tier1_panel AS
+-- tier1_panel: per-run TEMP (one row per patient, read only by this run's screens; never persisted).
+DROP TABLE IF EXISTS main.tier1_panel;
+CREATE OR REPLACE TEMP TABLE tier1_panel AS
 WITH need AS (
     SELECT p.patient_id, t.test
     FROM screen_person p

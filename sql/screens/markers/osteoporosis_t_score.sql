@@ -2,7 +2,9 @@
 -- (forearm only when that scan has no other site), age >= dxa.t_min_age at the scan, or a woman under it with an
 -- active hypogonadism code (postmenopausal by cause). No birth date: T-scores are not used.
 -- The lowest site decides, so a normal spine never clears an osteoporotic hip (spine_hip_discordance).
-CREATE OR REPLACE TABLE t_eligible AS
+-- t_eligible: per-run TEMP (read only by this run's screens; never persisted).
+DROP TABLE IF EXISTS main.t_eligible;
+CREATE OR REPLACE TEMP TABLE t_eligible AS
 SELECT DISTINCT d.patient_id, d.eff_date
 FROM dxa_latest d
 JOIN screen_person p USING (patient_id)
