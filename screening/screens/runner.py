@@ -22,6 +22,7 @@ from screening.codes.valuesets import read_commented_csv, replace_table
 from screening.db import split_statements, statement_params
 from screening.errors import ConfigError
 from screening.faults import crashpoint
+from screening.load.typed import TYPED_TABLES
 from screening.paths import SQL_DIR
 from screening.reports.udf import register_report_functions
 from screening.screens import skip
@@ -31,9 +32,6 @@ from screening.settings import Settings, load_settings
 log = logging.getLogger(__name__)
 
 MANIFEST = SQL_DIR / "manifest.toml"
-TYPED_TABLES = ("patient", "observation", "condition", "procedure", "medication_use", "care_event",
-                "medication_dosage", "diagnostic_report", "document_reference", "patient_link", "report_doc",
-                "report_text_source")
 
 SCREEN_RUN_DDL = """
 CREATE TABLE IF NOT EXISTS screen_run (
@@ -128,6 +126,8 @@ def _config_hash(s: Settings) -> str:
 
 
 def _ensure_typed_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """A database with resources but no typed tables (screened before any load built them) gets them first; the
+    list is the one sql/load writes (screening.load.typed)."""
     have = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
     if not set(TYPED_TABLES) <= have:
         from screening.load import rebuild_typed_tables
