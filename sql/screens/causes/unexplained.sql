@@ -1,7 +1,8 @@
 -- unexplained: low_z_score and no section-3 cause at all (an addressed cause still explains), unless the tier-1
 -- panel was resulted in the lab window: calcium, phosphate, ALP, creatinine or eGFR, 25(OH)D, TSH, and testosterone
 -- for men. Backed by the low Z-score observation(s); the detail names what is missing.
--- tier1_panel: per-run TEMP (one row per patient, read only by this run's screens; never persisted).
+-- tier1_panel: per-run TEMP (never persisted), one row per patient with a low Z-score marker: only they can be
+-- `unexplained`, and the worklist's action for that cause reads the missing tests from here.
 DROP TABLE IF EXISTS main.tier1_panel;
 CREATE OR REPLACE TEMP TABLE tier1_panel AS
 WITH need AS (
@@ -9,7 +10,8 @@ WITH need AS (
     FROM screen_person p
     CROSS JOIN (VALUES ('calcium'), ('phosphate'), ('alp'), ('creatinine_or_egfr'), ('vitamin_d'), ('tsh'),
                        ('testosterone')) t(test)
-    WHERE t.test <> 'testosterone' OR p.gender = 'male'
+    WHERE (t.test <> 'testosterone' OR p.gender = 'male')
+      AND p.patient_id IN (SELECT patient_id FROM screen_hits WHERE kind = 'marker' AND rule_id = 'low_z_score')
 ),
 have AS (
     SELECT DISTINCT patient_id,
