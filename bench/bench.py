@@ -29,8 +29,8 @@ PY = sys.executable
 
 FLOOR = """
 import duckdb, glob, sys
-con = duckdb.connect(sys.argv[2], config={"autoinstall_known_extensions": False, "memory_limit": "2GiB",
-                                      "enable_progress_bar": False})
+con = duckdb.connect(sys.argv[2], config={"autoinstall_known_extensions": False, "memory_limit": "2GiB"})
+con.execute("SET enable_progress_bar = false")
 files = [f for f in glob.glob(sys.argv[1] + "/*.ndjson")]
 con.execute(f'''CREATE TABLE floor AS SELECT * FROM read_ndjson({files!r}, columns={{
   resourceType: 'VARCHAR', id: 'VARCHAR', meta: 'STRUCT(versionId VARCHAR, lastUpdated VARCHAR)',
