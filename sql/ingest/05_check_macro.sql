@@ -35,3 +35,13 @@ CREATE OR REPLACE TEMP MACRO rtype_problem(rt, types) AS CASE
         THEN 'resourceType in the wrong case (FHIR names are case-sensitive)'
     WHEN NOT regexp_full_match(rt ->> '$', '[A-Z][A-Za-z]{0,63}') THEN 'resourceType is not a FHIR type name'
 END;
+
+-- The number checks of sql/ingest/20_validate.sql, each written once: `_problem` uses them both to flag a record and
+-- to name its fields. A JSON value that is present but not a number; a number <= 0 (periods, supply durations); a
+-- negative number (doses).
+CREATE OR REPLACE TEMP MACRO json_not_number(x) AS
+    x IS NOT NULL AND json_type(x) NOT IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'HUGEINT');
+CREATE OR REPLACE TEMP MACRO json_not_positive(x) AS
+    json_type(x) IN ('BIGINT', 'UBIGINT', 'DOUBLE') AND CAST(x AS DOUBLE) <= 0;
+CREATE OR REPLACE TEMP MACRO json_negative(x) AS
+    json_type(x) IN ('BIGINT', 'DOUBLE') AND CAST(x AS DOUBLE) < 0;

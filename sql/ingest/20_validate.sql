@@ -93,24 +93,18 @@ WITH flags AS (
            v.rtype IS NOT NULL AND b.c.status IS NOT NULL
                AND (json_type(b.c.status) <> 'VARCHAR' OR NOT list_contains(v.codes, b.c.status ->> '$')) AS status_bad,
            fhir_date_end(b.c.effectivePeriod."end") < fhir_date(b.c.effectivePeriod."start") AS period_reversed,
-           json_type(b.c.dispenseRequest.expectedSupplyDuration.value) IN ('BIGINT', 'UBIGINT', 'DOUBLE')
-               AND CAST(b.c.dispenseRequest.expectedSupplyDuration.value AS DOUBLE) <= 0 AS supply_not_positive,
+           json_not_positive(b.c.dispenseRequest.expectedSupplyDuration.value) AS supply_not_positive,
            list_bool_or(list_transform(coalesce(b.doses_ms, []) || coalesce(b.doses_mr, []),
                                        lambda x: json_type(x) IN ('BIGINT', 'DOUBLE', 'HUGEINT')
                                                  AND CAST(x AS DOUBLE) < 0))
-               AND NOT coalesce(json_type(b.dose_ms) IN ('BIGINT', 'DOUBLE') AND CAST(b.dose_ms AS DOUBLE) < 0, false)
-               AND NOT coalesce(json_type(b.dose_mr) IN ('BIGINT', 'DOUBLE') AND CAST(b.dose_mr AS DOUBLE) < 0, false)
+               AND NOT coalesce(json_negative(b.dose_ms), false) AND NOT coalesce(json_negative(b.dose_mr), false)
                AS later_dose_negative,
            [b.c.valueQuantity.value, b.dose_ms, b.dose_ma, b.dose_mr, b.c.dispenseRequest.expectedSupplyDuration.value]
                AS nums,
-           list_bool_or(list_transform(nums, lambda x: x IS NOT NULL
-                                       AND json_type(x) NOT IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'HUGEINT'))) AS num_text,
-           list_bool_or(list_transform([b.period_ms, b.period_mr],
-                                       lambda x: json_type(x) IN ('BIGINT', 'UBIGINT', 'DOUBLE')
-                                                 AND CAST(x AS DOUBLE) <= 0)) AS period_not_positive,
-           list_bool_or(list_transform([b.dose_ms, b.dose_ma, b.dose_mr],
-                                       lambda x: json_type(x) IN ('BIGINT', 'DOUBLE')
-                                                 AND CAST(x AS DOUBLE) < 0)) AS dose_negative
+           list_bool_or(list_transform(nums, lambda x: json_not_number(x))) AS num_text,
+           list_bool_or(list_transform([b.period_ms, b.period_mr], lambda x: json_not_positive(x)))
+               AS period_not_positive,
+           list_bool_or(list_transform([b.dose_ms, b.dose_ma, b.dose_mr], lambda x: json_negative(x))) AS dose_negative
     FROM _base b
     LEFT JOIN _status_vs v ON v.rtype = b.rtype
     LEFT JOIN _subject_types st ON st.rtype = b.rtype
@@ -173,19 +167,19 @@ WITH flags AS (
             {'field': 'dosage.dose.value', 'val': nums[3]},
             {'field': 'dosageInstruction[0].doseAndRate[0].doseQuantity.value', 'val': nums[4]},
             {'field': 'dispenseRequest.expectedSupplyDuration.value', 'val': nums[5]}
-        ], lambda x: x.val IS NOT NULL AND json_type(x.val) NOT IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'HUGEINT')),
+        ], lambda x: json_not_number(x.val)),
             lambda x: {'field': x.field, 'reason': 'a number written as ' || lower(json_type(x.val)) || ' ('
                        || left(CAST(x.val AS VARCHAR), 40) || '); FHIR JSON requires a JSON number'}) ELSE [] END
         || CASE WHEN period_not_positive THEN list_transform(list_filter([
             {'field': 'dosage[0].timing.repeat.period', 'val': period_ms},
             {'field': 'dosageInstruction[0].timing.repeat.period', 'val': period_mr}
-        ], lambda x: json_type(x.val) IN ('BIGINT', 'UBIGINT', 'DOUBLE') AND CAST(x.val AS DOUBLE) <= 0),
+        ], lambda x: json_not_positive(x.val)),
             lambda x: {'field': x.field, 'reason': 'timing period must be positive'}) ELSE [] END
         || CASE WHEN dose_negative THEN list_transform(list_filter([
             {'field': 'dosage[0].doseAndRate[0].doseQuantity.value', 'val': dose_ms},
             {'field': 'dosage.dose.value', 'val': dose_ma},
             {'field': 'dosageInstruction[0].doseAndRate[0].doseQuantity.value', 'val': dose_mr}
-        ], lambda x: json_type(x.val) IN ('BIGINT', 'DOUBLE') AND CAST(x.val AS DOUBLE) < 0),
+        ], lambda x: json_negative(x.val)),
             lambda x: {'field': x.field, 'reason': 'dose must not be negative'}) ELSE [] END AS problems
     FROM flags f
     WHERE id_missing OR id_invalid OR wrong_file OR subject_missing OR subject_unresolved OR subject_not_patient
