@@ -188,6 +188,38 @@ def test_failed_load_leaves_database_unchanged(con, tmp_path, monkeypatch):
     assert con.execute("SELECT count(*) FROM load_run").fetchone() == (1,)
 
 
+def test_checkpoint_threshold_is_raised_only_while_staging(con, tmp_path, monkeypatch):
+    """Phase 1 raises DuckDB's auto-checkpoint threshold (temp-catalog checkpoints cost half of `_checked_line`);
+    the working database's own threshold is back before the publish, and after a staging failure too."""
+    import screening.load.loader as loader
+
+    def setting() -> str:
+        return con.execute("SELECT current_setting('checkpoint_threshold')").fetchall()[0][0]
+
+    default = setting()
+    seen = []
+    real_batches = loader._Batches.flush
+
+    def spy(self):
+        seen.append(setting())
+        real_batches(self)
+
+    monkeypatch.setattr(loader._Batches, "flush", spy)
+    write_ndjson(tmp_path / "a" / "Observation.ndjson", [obs("o1")])
+    load_source(con, tmp_path / "a")
+    assert seen and all(s != default for s in seen)
+    assert setting() == default
+
+    def boom(self):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(loader._Batches, "flush", boom)
+    write_ndjson(tmp_path / "b" / "Observation.ndjson", [obs("o2")])
+    with pytest.raises(RuntimeError, match="disk full"):
+        load_source(con, tmp_path / "b")
+    assert setting() == default
+
+
 @pytest.mark.skipif(not (SHARED_DATA / "synthea-r4-bundles").exists(), reason="shared Synthea data not present")
 def test_real_synthea_bundles_load_completely(con):
     r = load_source(con, SHARED_DATA / "synthea-r4-bundles")

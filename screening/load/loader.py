@@ -13,6 +13,7 @@ import logging
 import math
 import re
 import uuid
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -88,7 +89,8 @@ def load_source(con: duckdb.DuckDBPyConnection, source: Path, run_id: str | None
         # Stage and validate in connection-local TEMP tables, each statement committed on its own (autocommit):
         # DuckDB frees every dropped intermediate at once and nothing of the working database changes, so a crash
         # here leaves the previous state. Then publish with one short transaction (docs/performance.md).
-        staged = _stage_and_validate(con, files, limits, config_dirs, fhir_base)
+        with _no_auto_checkpoint(con):
+            staged = _stage_and_validate(con, files, limits, config_dirs, fhir_base)
         con.execute("BEGIN TRANSACTION")
         in_tx = True
         result = _publish(con, files, run_id, display_path(source), started, fhir_base, *staged)
@@ -212,6 +214,20 @@ class _Batches:
 _EMPTY_STAGE = pa.table({"stage_no": pa.array([], pa.int64()), "source_file": pa.array([], pa.string()),
                          "source_line": pa.array([], pa.int64()), "raw": pa.array([], pa.large_binary()),
                          "file_kind": pa.array([], pa.string())})
+
+
+@contextmanager
+def _no_auto_checkpoint(con):
+    """Phase 1 writes only TEMP tables, one autocommit statement at a time; with DuckDB's default threshold
+    (16 MiB) nearly every batch triggered a checkpoint of the temp catalog that recompressed the growing
+    accumulators (about half of `_checked_line`'s time at 100k, docs/performance.md). The working database is not
+    written in phase 1, so the threshold is raised only for it and put back before publishing."""
+    before = con.execute("SELECT current_setting('checkpoint_threshold')").fetchall()[0][0]
+    con.execute("SET checkpoint_threshold = '1TiB'")
+    try:
+        yield
+    finally:
+        con.execute(f"SET checkpoint_threshold = '{before}'")  # DuckDB's own text ('16.0 MiB'), never input
 
 
 def _stage_and_validate(con, files: list[InputFile], limits: Limits, config_dirs,
