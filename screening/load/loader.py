@@ -221,13 +221,12 @@ def _no_auto_checkpoint(con):
     """Phase 1 writes only TEMP tables, one autocommit statement at a time; with DuckDB's default threshold
     (16 MiB) nearly every batch triggered a checkpoint of the temp catalog that recompressed the growing
     accumulators (about half of `_checked_line`'s time at 100k, docs/performance.md). The working database is not
-    written in phase 1, so the threshold is raised only for it and put back before publishing."""
-    before = con.execute("SELECT current_setting('checkpoint_threshold')").fetchall()[0][0]
+    written in phase 1, so the threshold is raised only for it and reset before publishing."""
     con.execute("SET checkpoint_threshold = '1TiB'")
     try:
         yield
     finally:
-        con.execute(f"SET checkpoint_threshold = '{before}'")  # DuckDB's own text ('16.0 MiB'), never input
+        con.execute("RESET checkpoint_threshold")  # the project never sets it otherwise: DuckDB's default
 
 
 def _stage_and_validate(con, files: list[InputFile], limits: Limits, config_dirs,
