@@ -220,6 +220,56 @@ def test_checkpoint_threshold_is_raised_only_while_staging(con, tmp_path, monkey
     assert setting() == default
 
 
+def test_batch_size_follows_the_budget_and_batches_change_nothing(tmp_path, monkeypatch):
+    """A batch is BATCH_BYTES_MAX (192 MiB) under the default budget and a sixth of DuckDB's share under a small
+    one; cutting the same input into one batch per file block gives the same resources and quarantine."""
+    import screening.load.loader as loader
+    from screening.database import open_database
+    from screening.db import duckdb_connect
+
+    mib = 1024 * 1024
+    assert loader.batch_bytes(duckdb_connect(":memory:", memory_limit="2GiB")) == 192 * mib
+    assert loader.batch_bytes(duckdb_connect(":memory:", memory_limit="512MiB")) == 358 * mib // 6
+    assert loader.batch_bytes(duckdb_connect(":memory:", memory_limit="64MiB")) == 16 * mib
+
+    src = tmp_path / "in"
+    write_ndjson(src / "Patient.ndjson", [patient("p1"), patient("p2"), {"resourceType": "Patient"}])
+    write_ndjson(src / "Observation.ndjson", [obs("o1"), obs("o2", "p2", meta={"versionId": "1"}), "{not json"])
+    write_ndjson(src / "Observation.002.ndjson", [obs("o2", "p2", -2.9, meta={"versionId": "2"}), obs("o3"),
+                                                  obs("o4", status="unknown-status")])
+    (src / "b.json").write_bytes(orjson.dumps({"resourceType": "Bundle", "type": "collection", "entry": [
+        {"fullUrl": "urn:uuid:aaaa", "resource": patient("p3")},
+        {"resource": obs("o5", "p3")}, {"resource": {"resourceType": "Observation", "id": "o6"}}]}))
+
+    def snapshot(path: Path, batch: int | None) -> tuple:
+        flushes = []
+        real = loader._Batches.flush
+
+        def counted(self):
+            flushes.append(1)
+            real(self)
+
+        with monkeypatch.context() as m:
+            m.setattr(loader._Batches, "flush", counted)
+            if batch is not None:
+                m.setattr(loader, "batch_bytes", lambda con: batch)
+            c = open_database(path)
+            r = load_source(c, src)
+        assert_balanced(c, r)
+        rows = c.execute("SELECT resource_type, id, version_id, body FROM resource_raw ORDER BY ALL").fetchall()
+        q = c.execute("SELECT source_file, source_line, source_entry, field, reason FROM quarantine "
+                      "ORDER BY ALL").fetchall()
+        c.close()
+        return len(flushes), (r.records_read, r.loaded, r.quarantined), rows, q
+
+    one = snapshot(tmp_path / "one.duckdb", None)
+    many = snapshot(tmp_path / "many.duckdb", 1)
+    assert one[0] == 1 and many[0] >= 4  # one batch for everything; a batch per file block
+    assert one[1] == many[1] and one[1][2] >= 3
+    assert one[2] == many[2] and len(one[2]) >= 6
+    assert one[3] == many[3]
+
+
 @pytest.mark.skipif(not (SHARED_DATA / "synthea-r4-bundles").exists(), reason="shared Synthea data not present")
 def test_real_synthea_bundles_load_completely(con):
     r = load_source(con, SHARED_DATA / "synthea-r4-bundles")

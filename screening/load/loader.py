@@ -23,7 +23,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from screening.db import run_sql_file
+from screening.db import parse_memory_limit, run_sql_file
 from screening.faults import crashpoint
 from screening.load.fields import FieldRule, fhir_types, field_rules, field_values_sql
 from screening.load.files import (
@@ -153,12 +153,26 @@ def _drop_temp(con, keep: tuple[str, ...] = ()) -> None:
             con.execute(f"DROP TABLE IF EXISTS {t}")
 
 
-BATCH_BYTES = 64 * MIB  # staged input checked at a time: the working set of phase 1, whatever the population
+# Staged input checked at a time: the working set of phase 1, whatever the population. DuckDB runs a statement on
+# one thread per row group (122,880 rows) of the table it reads, and a 64 MiB batch (~90,000 Observations) was one
+# row group: every check after the first ran on one core. 192 MiB gives typical records three row groups (load
+# 18.5 -> 16 s at 100k, 187 -> 152 s at 1M, same peak RSS; docs/performance.md). A small memory budget gets a
+# batch of a sixth of DuckDB's share instead.
+BATCH_BYTES_MAX = 192 * MIB
+BATCH_BYTES_MIN = 16 * MIB
+
+
+def batch_bytes(con: duckdb.DuckDBPyConnection) -> int:
+    """BATCH_BYTES_MAX, or a sixth of this connection's DuckDB memory_limit when that is smaller."""
+    limit = parse_memory_limit(con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
+    return max(BATCH_BYTES_MIN, min(BATCH_BYTES_MAX, int(limit.removesuffix("MiB")) * MIB // 6))
+
+
 BATCH_OUT = ("_good", "_q", "_deletion", "_ref_map_new", "_blank", "_empty_bundle")
 
 
 class _Batches:
-    """Runs the checks (sql/ingest 05-20) on every BATCH_BYTES of staged lines and keeps only their results.
+    """Runs the checks (sql/ingest 05-20) on every batch_bytes(con) of staged lines and keeps only their results.
 
     Batches end between lines, and every check is per line (a Bundle is one line or one file), so the results are
     those of one pass over everything; only the compact outputs (BATCH_OUT) accumulate. A batch's lines stay in
@@ -168,6 +182,7 @@ class _Batches:
         self.con, self.params, self.rules = con, params, rules
         self.pending: list[tuple[str, pa.Table, int]] = []  # (file, staged lines, bytes read)
         self.pending_bytes = 0
+        self.batch_bytes = batch_bytes(con)
         run_sql_file(con, "ingest/02_accumulators.sql")
 
     def add(self, name: str, kind: str, offset: int, batch: pa.Table) -> None:
@@ -180,7 +195,7 @@ class _Batches:
             "raw": batch.column("raw"),
             "file_kind": pa.repeat(pa.scalar(kind, pa.string()), n)}), batch.nbytes))
         self.pending_bytes += batch.nbytes
-        if self.pending_bytes >= BATCH_BYTES:
+        if self.pending_bytes >= self.batch_bytes:
             self.flush()
 
     def flush(self) -> None:
