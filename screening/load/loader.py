@@ -13,6 +13,7 @@ import logging
 import math
 import re
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -255,43 +256,50 @@ def _stage_and_validate(con, files: list[InputFile], limits: Limits, config_dirs
     blank = 0
     skipped = 0
     seen_files = []
-    for f in files:
-        name = display_path(f.path)
-        if f.problem:
-            con.execute("INSERT INTO _file_q VALUES (?, NULL, ?, NULL)", [name, f.problem])
-            continue
-        try:
-            fp = _fingerprint(f.path)
-        except OSError as exc:
-            con.execute("INSERT INTO _file_q VALUES (?, NULL, ?, NULL)",
-                        [name, f"unreadable file: {type(exc).__name__}: {exc.strerror or exc}"])
-            continue
-        if con.execute("SELECT count(*) FROM load_file WHERE source_file = ? AND size = ? AND mtime_ns = ? "
-                       "AND sha256 = ?", [name, *fp]).fetchall()[0][0]:
-            skipped += 1
-            continue
-        last_line = 0
-        stats = ReadStats()
-        try:
-            for batch in record_batches(f, limits, stats):
-                last_line = batch.column("source_line")[-1].as_py() if batch.num_rows else last_line
-                batches.add(name, f.kind, staged, batch)
-                del batch
-        except (*CORRUPT_ERRORS, LimitExceeded) as exc:
-            # A file we cannot read to the end loads nothing: one quarantine row names it.
-            batches.forget_file(name)
-            reason = str(exc) if isinstance(exc, LimitExceeded) else \
-                f"unreadable file: {type(exc).__name__}: {exc}"
-            con.execute("INSERT INTO _file_q VALUES (?, NULL, ?, NULL)", [name, reason])
-            continue
-        blank += stats.blank_lines
-        for line, size in stats.oversized:
-            con.execute("INSERT INTO _file_q VALUES (?, ?, ?, NULL)", [
-                name, line, f"record of {size} bytes or more exceeds the record-size limit of "
-                            f"{limits.record_max_bytes // MIB} MiB ([load] record_size_limit_mib); not read"])
-            last_line = max(last_line, line)
-        staged += max(last_line, max((ln for ln, _ in stats.oversized), default=0)) + stats.blank_lines + 1
-        seen_files.append((name, *fp))
+    # The SHA-256 of every file, two at a time ahead of the checks (hashlib releases the GIL): an unchanged re-load
+    # is mostly hashing, and in a full load it overlaps DuckDB's work instead of preceding each file's.
+    hasher = ThreadPoolExecutor(max_workers=2, thread_name_prefix="osteoscreen-hash")
+    prints = {i: hasher.submit(_fingerprint, f.path) for i, f in enumerate(files) if not f.problem}
+    try:
+        for i, f in enumerate(files):
+            name = display_path(f.path)
+            if f.problem:
+                con.execute("INSERT INTO _file_q VALUES (?, NULL, ?, NULL)", [name, f.problem])
+                continue
+            try:
+                fp = prints[i].result()
+            except OSError as exc:
+                con.execute("INSERT INTO _file_q VALUES (?, NULL, ?, NULL)",
+                            [name, f"unreadable file: {type(exc).__name__}: {exc.strerror or exc}"])
+                continue
+            if con.execute("SELECT count(*) FROM load_file WHERE source_file = ? AND size = ? AND mtime_ns = ? "
+                           "AND sha256 = ?", [name, *fp]).fetchall()[0][0]:
+                skipped += 1
+                continue
+            last_line = 0
+            stats = ReadStats()
+            try:
+                for batch in record_batches(f, limits, stats):
+                    last_line = batch.column("source_line")[-1].as_py() if batch.num_rows else last_line
+                    batches.add(name, f.kind, staged, batch)
+                    del batch
+            except (*CORRUPT_ERRORS, LimitExceeded) as exc:
+                # A file we cannot read to the end loads nothing: one quarantine row names it.
+                batches.forget_file(name)
+                reason = str(exc) if isinstance(exc, LimitExceeded) else \
+                    f"unreadable file: {type(exc).__name__}: {exc}"
+                con.execute("INSERT INTO _file_q VALUES (?, NULL, ?, NULL)", [name, reason])
+                continue
+            blank += stats.blank_lines
+            for line, size in stats.oversized:
+                con.execute("INSERT INTO _file_q VALUES (?, ?, ?, NULL)", [
+                    name, line, f"record of {size} bytes or more exceeds the record-size limit of "
+                                f"{limits.record_max_bytes // MIB} MiB ([load] record_size_limit_mib); not read"])
+                last_line = max(last_line, line)
+            staged += max(last_line, max((ln for ln, _ in stats.oversized), default=0)) + stats.blank_lines + 1
+            seen_files.append((name, *fp))
+    finally:
+        hasher.shutdown(wait=False, cancel_futures=True)  # after an error or Ctrl-C: no more files are hashed
 
     batches.finish()
     crashpoint("load:staged")
