@@ -96,6 +96,7 @@ def load_source(con: duckdb.DuckDBPyConnection, source: Path, run_id: str | None
         in_tx = True
         result = _publish(con, files, run_id, display_path(source), started, fhir_base, *staged)
         crashpoint("load:before-commit")
+        _drop_temp(con)  # before COMMIT: it would otherwise merge the transaction's changes to them (1 s at 100k)
         con.execute("COMMIT")
         in_tx = False
         crashpoint("load:after-commit")
