@@ -128,6 +128,13 @@ def manifest_base(source: Path) -> str | None:
     return bases.pop() if len(bases) == 1 else None
 
 
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:  # reported by _fingerprint, in file order
+        return 0
+
+
 def _fingerprint(path: Path) -> tuple[int, int, str]:
     """(size, mtime_ns, sha256): what "already loaded unchanged" means for a file."""
     st = path.stat()
@@ -258,9 +265,11 @@ def _stage_and_validate(con, files: list[InputFile], limits: Limits, config_dirs
     skipped = 0
     seen_files = []
     # The SHA-256 of every file, two at a time ahead of the checks (hashlib releases the GIL): an unchanged re-load
-    # is mostly hashing, and in a full load it overlaps DuckDB's work instead of preceding each file's.
+    # is mostly hashing, and in a full load it overlaps DuckDB's work instead of preceding each file's. Largest
+    # first: one big file (Observation) on one thread while the other takes the rest.
     hasher = ThreadPoolExecutor(max_workers=2, thread_name_prefix="osteoscreen-hash")
-    prints = {i: hasher.submit(_fingerprint, f.path) for i, f in enumerate(files) if not f.problem}
+    order = sorted((i for i, f in enumerate(files) if not f.problem), key=lambda i: -_size(files[i].path))
+    prints = {i: hasher.submit(_fingerprint, files[i].path) for i in order}
     try:
         for i, f in enumerate(files):
             name = display_path(f.path)
