@@ -222,7 +222,8 @@ def test_checkpoint_threshold_is_raised_only_while_staging(con, tmp_path, monkey
 
 def test_batch_size_follows_the_budget_and_batches_change_nothing(tmp_path, monkeypatch):
     """A batch is BATCH_BYTES_MAX (192 MiB) under the default budget and a sixth of DuckDB's share under a small
-    one; cutting the same input into one batch per file block gives the same resources and quarantine."""
+    one, and JSON files (Bundles) flush at JSON_BATCH_BYTES; cutting the same input into one batch per file block
+    gives the same resources and quarantine."""
     import screening.load.loader as loader
     from screening.database import open_database
     from screening.db import duckdb_connect
@@ -241,7 +242,7 @@ def test_batch_size_follows_the_budget_and_batches_change_nothing(tmp_path, monk
         {"fullUrl": "urn:uuid:aaaa", "resource": patient("p3")},
         {"resource": obs("o5", "p3")}, {"resource": {"resourceType": "Observation", "id": "o6"}}]}))
 
-    def snapshot(path: Path, batch: int | None) -> tuple:
+    def snapshot(path: Path, batch: int | None, json_batch: int | None = None) -> tuple:
         flushes = []
         real = loader._Batches.flush
 
@@ -253,6 +254,8 @@ def test_batch_size_follows_the_budget_and_batches_change_nothing(tmp_path, monk
             m.setattr(loader._Batches, "flush", counted)
             if batch is not None:
                 m.setattr(loader, "batch_bytes", lambda con: batch)
+            if json_batch is not None:
+                m.setattr(loader, "JSON_BATCH_BYTES", json_batch)
             c = open_database(path)
             r = load_source(c, src)
         assert_balanced(c, r)
@@ -264,7 +267,9 @@ def test_batch_size_follows_the_budget_and_batches_change_nothing(tmp_path, monk
 
     one = snapshot(tmp_path / "one.duckdb", None)
     many = snapshot(tmp_path / "many.duckdb", 1)
+    bundle = snapshot(tmp_path / "bundle.duckdb", None, json_batch=1)
     assert one[0] == 1 and many[0] >= 4  # one batch for everything; a batch per file block
+    assert bundle[0] == 2 and bundle[1:] == one[1:]  # b.json (last in file order) flushes on its own
     assert one[1] == many[1] and one[1][2] >= 3
     assert one[2] == many[2] and len(one[2]) >= 6
     assert one[3] == many[3]

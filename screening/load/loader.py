@@ -166,9 +166,12 @@ def _drop_temp(con, keep: tuple[str, ...] = ()) -> None:
 # one thread per row group (122,880 rows) of the table it reads, and a 64 MiB batch (~90,000 Observations) was one
 # row group: every check after the first ran on one core. 192 MiB gives typical records three row groups (load
 # 18.5 -> 16 s at 100k, 187 -> 152 s at 1M, same peak RSS; docs/performance.md). A small memory budget gets a
-# batch of a sixth of DuckDB's share instead.
+# batch of a sixth of DuckDB's share instead. JSON files (Bundles) keep 64 MiB: their entries are unpacked into
+# many rows in SQL anyway, and a 192 MiB batch of them only raised the peak (278 MB of Synthea Bundles: 1,086 ->
+# 1,668 MiB, no faster).
 BATCH_BYTES_MAX = 192 * MIB
 BATCH_BYTES_MIN = 16 * MIB
+JSON_BATCH_BYTES = 64 * MIB
 
 
 def batch_bytes(con: duckdb.DuckDBPyConnection) -> int:
@@ -204,7 +207,7 @@ class _Batches:
             "raw": batch.column("raw"),
             "file_kind": pa.repeat(pa.scalar(kind, pa.string()), n)}), batch.nbytes))
         self.pending_bytes += batch.nbytes
-        if self.pending_bytes >= self.batch_bytes:
+        if self.pending_bytes >= (min(self.batch_bytes, JSON_BATCH_BYTES) if kind == "json" else self.batch_bytes):
             self.flush()
 
     def flush(self) -> None:
