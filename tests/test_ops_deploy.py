@@ -21,6 +21,29 @@ from tests.servers.testing import server
 BIN = Path(sys.executable).parent
 
 
+class _Api:
+    """The Prefect REST API called the way Prefect's own client calls it: a 503 (the server's "busy, retry" answer,
+    e.g. its SQLite database locked while the scheduler writes the deployment's scheduled runs) is retried after a
+    pause, as PREFECT_CLIENT_MAX_RETRIES does. Any other status is returned as it is."""
+
+    def __init__(self, url: str):
+        self._client = httpx.Client(base_url=url, timeout=30)
+
+    def _call(self, method: str, path: str, **kw) -> httpx.Response:
+        for attempt in range(6):
+            r = self._client.request(method, path, **kw)
+            if r.status_code != 503:
+                return r
+            time.sleep(1 + attempt)
+        return r
+
+    def get(self, path: str, **kw) -> httpx.Response:
+        return self._call("GET", path, **kw)
+
+    def post(self, path: str, **kw) -> httpx.Response:
+        return self._call("POST", path, **kw)
+
+
 def _run(args: list, env: dict, cwd: Path, timeout: int = 300) -> str:
     r = subprocess.run([str(a) for a in args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
     assert r.returncode == 0, (args, r.stdout[-2000:], r.stderr[-2000:])
@@ -41,7 +64,7 @@ def test_prefect_yaml_deploys_to_a_work_pool_and_a_worker_runs_nightly(tmp_path)
         assert Path(definition).is_file()
         _run([BIN / "prefect", "work-pool", "create", "osteoscreen-local", "--type", "process"], env, home)
         _run([BIN / "prefect", "--no-prompt", "deploy", "--all", "--prefect-file", definition], env, home)
-        api = httpx.Client(base_url=url, timeout=30)
+        api = _Api(url)
         nightly = api.get("/deployments/name/nightly/nightly").json()
         assert [(s["schedule"]["cron"], s["schedule"]["timezone"]) for s in nightly["schedules"]] == [
             ("0 2 * * *", "America/New_York")]
