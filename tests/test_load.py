@@ -285,3 +285,26 @@ def test_real_synthea_bundles_load_completely(con):
     assert dangling == 0
     (tscores,) = con.execute("SELECT count(*) FROM observation_coding WHERE code = '38265-5'").fetchone()
     assert tscores > 0
+
+
+def test_a_load_imports_no_pandas(tmp_path):
+    """pa.array / pa.scalar import pandas on first use (0.16-0.25 s of every load's start-up, most of a small
+    delta load's fixed cost); the loader builds its Arrow columns from buffers. Run in a fresh interpreter over
+    every reader path: whole blocks, blank lines and a short bad line (the take path), a Bundle, gzip."""
+    import subprocess
+    import sys
+
+    src = tmp_path / "in"
+    write_ndjson(src / "Patient.ndjson", [patient("p1"), patient("p2")])
+    (src / "Observation.ndjson").write_bytes(orjson.dumps(obs("o1")) + b"\n\n \n" + orjson.dumps(obs("o2")) + b"\nx\n")
+    with gzip.open(src / "Condition.ndjson.gz", "wb") as fh:
+        fh.write(orjson.dumps({"resourceType": "Condition", "id": "c1", "subject": {"reference": "Patient/p1"}}))
+    (src / "b.json").write_bytes(orjson.dumps({"resourceType": "Bundle", "type": "collection",
+                                               "entry": [{"resource": patient("p3")}]}))
+    code = ("import sys\nfrom pathlib import Path\nfrom screening.database import open_database\n"
+            "from screening.load import load_source\n"
+            "con = open_database(Path(sys.argv[2]))\nr = load_source(con, Path(sys.argv[1]))\n"
+            "print(r.records_read, r.loaded, r.quarantined, 'pandas' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code, str(src), str(tmp_path / "o.duckdb")], capture_output=True,
+                         text=True, cwd=Path(__file__).resolve().parents[1], check=True)
+    assert out.stdout.split() == ["7", "6", "1", "False"]

@@ -204,7 +204,7 @@ def _lines_table(data: bytes, offsets: np.ndarray, first_line: int, limits: Limi
         yield _table(data, offsets, first_line, stats)
         return
     raw = _binary(data, offsets)
-    yield pa.table({"source_line": pa.array(line_numbers[idx]), "raw": raw.take(pa.array(idx))})
+    yield pa.table({"source_line": int64_array(line_numbers[idx]), "raw": raw.take(int64_array(idx))})
 
 
 def _without_lf(data: bytes, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -220,6 +220,23 @@ def _without_lf(data: bytes, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return arr[keep], offsets - np.concatenate(([0], np.cumsum(lf))).astype(np.int64)
 
 
+# Arrow objects are built from buffers, never from Python values (pa.array, pa.scalar, empty_table): those
+# import pandas on first use, 0.16-0.25 s of every load and most of a small delta load's fixed cost
+# (docs/performance.md); loading needs no pandas. tests/test_load.py checks that a load imports none.
+def int64_array(values) -> pa.Int64Array:
+    """An Arrow view of NumPy int64 values (copied only when not already contiguous int64)."""
+    values = np.ascontiguousarray(values, dtype=np.int64)
+    return pa.Array.from_buffers(pa.int64(), len(values), [None, pa.py_buffer(values)])
+
+
+def repeated_text(text: str, n: int) -> pa.Array:
+    """A string column of `n` copies of `text` (a file name, a kind)."""
+    b = text.encode()
+    one = pa.Array.from_buffers(pa.string(), 1, [None, pa.py_buffer(np.array([0, len(b)], dtype=np.int32)),
+                                                 pa.py_buffer(b)])
+    return pa.repeat(one[0], n)
+
+
 def _binary(data, offsets: np.ndarray) -> pa.LargeBinaryArray:
     return pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(offsets) - 1,
                                             [None, pa.py_buffer(offsets), pa.py_buffer(data)])
@@ -227,7 +244,7 @@ def _binary(data, offsets: np.ndarray) -> pa.LargeBinaryArray:
 
 def _table(data, offsets: np.ndarray, first_line: int, stats: ReadStats) -> pa.Table:
     n = len(offsets) - 1
-    return pa.table({"source_line": pa.array(np.arange(first_line, first_line + n, dtype=np.int64)),
+    return pa.table({"source_line": int64_array(np.arange(first_line, first_line + n, dtype=np.int64)),
                      "raw": _binary(data, offsets)})
 
 

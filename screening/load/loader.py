@@ -36,7 +36,9 @@ from screening.load.files import (
     ReadStats,
     discover,
     display_path,
+    int64_array,
     record_batches,
+    repeated_text,
 )
 from screening.load.typed import maintain_typed_tables
 
@@ -201,11 +203,11 @@ class _Batches:
         """Queue one Arrow table of (source_line, raw) of file `name`; its stage_no is offset + source_line."""
         n = batch.num_rows
         self.pending.append((name, pa.table({
-            "stage_no": pc.add(batch.column("source_line"), pa.scalar(offset, pa.int64())),
-            "source_file": pa.repeat(pa.scalar(name, pa.string()), n),
+            "stage_no": pc.add(batch.column("source_line"), int64_array([offset])[0]),
+            "source_file": repeated_text(name, n),
             "source_line": batch.column("source_line"),
             "raw": batch.column("raw"),
-            "file_kind": pa.repeat(pa.scalar(kind, pa.string()), n)}), batch.nbytes))
+            "file_kind": repeated_text(kind, n)}), batch.nbytes))
         self.pending_bytes += batch.nbytes
         if self.pending_bytes >= (min(self.batch_bytes, JSON_BATCH_BYTES) if kind == "json" else self.batch_bytes):
             self.flush()
@@ -238,9 +240,10 @@ class _Batches:
         run_sql_file(self.con, "ingest/28_batch_finish.sql")
 
 
-_EMPTY_STAGE = pa.table({"stage_no": pa.array([], pa.int64()), "source_file": pa.array([], pa.string()),
-                         "source_line": pa.array([], pa.int64()), "raw": pa.array([], pa.large_binary()),
-                         "file_kind": pa.array([], pa.string())})
+# From no batches, not pa.array() / empty_table(): those import pandas (screening/load/files.py, int64_array).
+_EMPTY_STAGE = pa.Table.from_batches([], pa.schema([("stage_no", pa.int64()), ("source_file", pa.string()),
+                                                    ("source_line", pa.int64()), ("raw", pa.large_binary()),
+                                                    ("file_kind", pa.string())]))
 
 
 @contextmanager
