@@ -15,7 +15,6 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 
 from screening.codes import load_code_tables
 from screening.codes.valuesets import read_commented_csv, replace_table
@@ -85,15 +84,12 @@ def execute_file(con: duckdb.DuckDBPyConnection, path: Path, params: dict) -> No
 
 
 def _config_tables(con: duckdb.DuckDBPyConnection, s: Settings) -> None:
-    def table(name: str, rows: list[tuple], cols: list[str]) -> None:
-        replace_table(con, name, pd.DataFrame(rows, columns=cols))
-
-    table("cfg_pred_factor", s.pred_factors(), ["ingredient", "factor"])
-    table("cfg_op_window", s.op_windows(), ["op_class", "months"])
-    table("cfg_unit", s.lab_units(), ["analyte", "unit", "factor"])
-    table("cfg_unit_canonical", s.canonical_units(), ["analyte", "unit"])
-    table("cfg_lab_range", s.lab_ranges(), ["analyte", "low", "high"])
-    table("cfg_dose_unit", s.dose_units(), ["unit", "factor"])
+    replace_table(con, "cfg_pred_factor", s.pred_factors())
+    replace_table(con, "cfg_op_window", s.op_windows())
+    replace_table(con, "cfg_unit", s.lab_units())
+    replace_table(con, "cfg_unit_canonical", s.canonical_units())
+    replace_table(con, "cfg_lab_range", s.lab_ranges())
+    replace_table(con, "cfg_dose_unit", s.dose_units())
 
 
 def _load_actions(con: duckdb.DuckDBPyConnection, s: Settings) -> None:
@@ -102,17 +98,14 @@ def _load_actions(con: duckdb.DuckDBPyConnection, s: Settings) -> None:
         raise ConfigError("config/actions.csv is missing")
     rows, _ = read_commented_csv(path)
     try:
-        df = pd.DataFrame(
-            [
-                {"rule_id": r["rule_id"].strip(), "ord": int(r["order"]), "action": r["action"].strip(),
-                 "specialist": (r.get("specialist") or "").strip() or None}
-                for r in rows
-            ],
-            columns=["rule_id", "ord", "action", "specialist"],
-        )
+        actions = [
+            {"rule_id": r["rule_id"].strip(), "ord": int(r["order"]), "action": r["action"].strip(),
+             "specialist": (r.get("specialist") or "").strip() or None}
+            for r in rows
+        ]
     except (KeyError, ValueError, AttributeError) as exc:
         raise ConfigError(f"{path}: needs the columns rule_id,order,action[,specialist] ({exc})") from None
-    replace_table(con, "cfg_action", df)
+    replace_table(con, "cfg_action", actions)
 
 
 def _config_hash(s: Settings) -> str:
