@@ -72,3 +72,63 @@ def test_failure_notification_template_is_a_valid_automation_without_phi_fields(
     (action,) = automation.actions
     message = action.subject + action.body
     assert "flow_run.parameters" not in message and "result" not in message and "{{ flow_run.name }}" in message
+
+
+def test_retention_end_to_end_through_the_pipeline(tmp_path):
+    """The wiring, not the pruning rules (those are above): two runs of the main job (run_pipeline, what
+    `osteoscreen run` calls) with a site settings.toml of one-day retention and a landing folder. Between them
+    three days pass for the first run's records, snapshot and export (aged in place); the second run's finish step
+    removes exactly those three kinds of old things and keeps the latest run, the current snapshot, the export
+    `latest` names and an old export that never finished."""
+    import shutil
+    import subprocess
+    import sys
+    from datetime import date
+    from pathlib import Path
+
+    from screening.pipeline import run_pipeline
+    from screening.snapshot import snapshot_path
+
+    three_days_ago = time.time() - 3 * 86400
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "settings.toml").write_text("[housekeeping]\nlanding_days = 1\nrun_history_days = 1\nsnapshot_days = 1\n")
+    landing = tmp_path / "landing"
+    first = landing / "20260629T010000Z-bulk"
+    subprocess.run([Path(sys.executable).parent / "osteoscreen", "synth", "--patients", "40", "--seed", "5",
+                    "--as-of", "2026-06-30", "--out", str(first)], check=True, capture_output=True)
+    (first / ".extract-state.json").write_bytes(orjson.dumps({"status": "complete"}))
+    unfinished = _export(landing, "20260628T010000Z-bulk", status="started")  # 40 days old, never finished
+    repoint_latest(landing, first)
+    db, out = tmp_path / "data" / "w.duckdb", tmp_path / "out"
+    db.parent.mkdir()
+
+    one = run_pipeline(first, db, out, date(2026, 6, 30), config_dir=site, landing=landing)
+    assert one["finish"]["pruned"] == {"runs": 0, "snapshots": 0, "landing": 0}  # nothing is old yet
+    snap = snapshot_path(db)
+    assert snap.is_file() and one["finish"]["snapshot_published"]
+
+    # Three days later: the first run's record, snapshot and export are old; a new export has landed.
+    con = duckdb.connect(str(db))
+    con.execute("UPDATE run_record SET finished_at = finished_at - INTERVAL 3 DAY")
+    con.close()
+    os.utime(snap, (three_days_ago, three_days_ago))
+    second = landing / "20260701T010000Z-bulk"
+    shutil.copytree(first, second)
+    (second / "Patient.new.ndjson").write_bytes(orjson.dumps(
+        {"resourceType": "Patient", "id": "p-new", "gender": "female", "birthDate": "1950-01-01"}) + b"\n")
+    os.utime(first, (three_days_ago, three_days_ago))
+    repoint_latest(landing, second)
+
+    two = run_pipeline(second, db, out, date(2026, 7, 1), config_dir=site, landing=landing)
+    assert two["finish"]["snapshot_published"]
+    assert two["finish"]["pruned"] == {"runs": 1, "snapshots": 1, "landing": 1}
+    assert not first.exists() and second.is_dir() and unfinished.is_dir()
+    assert (landing / "latest").resolve() == second.resolve()
+    con = duckdb.connect(str(db), read_only=True)
+    assert con.execute("SELECT run_id FROM run_record").fetchall() == [(two["finish"]["run_id"],)]
+    con.close()
+    assert list(snapshot_history_dir(snap).glob("*.duckdb")) == []  # the old snapshot, linked there, was removed
+    con = duckdb.connect(str(snap), read_only=True)
+    assert con.execute("SELECT count(*) FROM worklist").fetchone()[0] > 0  # the current snapshot is whole
+    con.close()
