@@ -25,7 +25,7 @@ from screening.db import run_sql_file, sql_text
 from screening.errors import DatabaseError, InputPathError
 from screening.export.safe_files import ensure_private_dir
 from screening.load import SourceError, discover, load_source
-from screening.load.files import Limits, ReadStats, record_batches
+from screening.load.files import Limits, ReadStats, display_path, record_batches
 
 SHARED_TAG = ".shared"  # shared records go to `<name>.shared<suffix>` files: counted once when merging
 
@@ -33,6 +33,10 @@ SHARED_TAG = ".shared"  # shared records go to `<name>.shared<suffix>` files: co
 def partition_root(db: Path) -> Path:
     db = Path(db)
     return db.with_name(f"{db.stem}.partitions")
+
+
+def line_map_path(root: Path) -> Path:
+    return Path(root) / "line_map.duckdb"
 
 
 def _suffix(name: str) -> tuple[str, str]:
@@ -75,6 +79,12 @@ def split_source(source: Path, root: Path, partitions: int) -> dict:
     ensure_private_dir(root)
     dirs = [ensure_private_dir(root / f"part-{k}") for k in range(partitions)]
     con = duckdb.connect()
+    # Where every line of a split copy came from, so the merged quarantine names the input file and line, never the
+    # copy (merge(), sql/ops/52_merge_quarantine.sql). Beside the partition folders: no loader reads it.
+    line_map = line_map_path(root)
+    con.execute("ATTACH '" + str(line_map).replace("'", "''") + "' AS lm")
+    con.execute("CREATE TABLE lm.line_map (part INTEGER, split_file VARCHAR, split_line BIGINT, source_file VARCHAR, "
+                "source_line BIGINT)")
     con.execute("CREATE TEMP TABLE _part_link (pid VARCHAR, other VARCHAR, link_type VARCHAR)")
     for no in range(len(files)):  # pass 1: Patient.link edges anywhere in the input
         _stage(con, files, only=no)
@@ -97,10 +107,13 @@ def split_source(source: Path, root: Path, partitions: int) -> dict:
                 if rows.num_rows == 0:
                     continue
                 _write(d / rel.parent / name, rows.column("raw"), gz=suf.endswith(".gz"))
+                con.execute("INSERT INTO lm.line_map SELECT $k, $split, row_number() OVER (ORDER BY line_no), "
+                            "$source, line_no FROM _part_assigned WHERE " + where,
+                            {"k": k, "split": (rel.parent / name).as_posix(), "source": display_path(f.path)})
                 if not shared:
                     counts["per_partition"][k] += rows.num_rows
-        shared_n, total = con.execute("SELECT count(*) FILTER (WHERE part = -1), count(*) FROM _part_assigned"
-                                      ).fetchone()
+        (shared_n, total), = con.execute("SELECT count(*) FILTER (WHERE part = -1), count(*) FROM _part_assigned"
+                                         ).fetchall()
         counts["shared"] += shared_n
         counts["records"] += total
     con.close()
@@ -110,10 +123,12 @@ def split_source(source: Path, root: Path, partitions: int) -> dict:
 def _json_file_parts(con: duckdb.DuckDBPyConnection, f, partitions: int) -> None:
     """A .json file (one resource or a Bundle) moves as a whole: to its one patient's partition, or to every
     partition when it names no patient. A Bundle with several patients cannot be split here: clear error."""
-    n = con.execute("SELECT count(*) FROM _part_assigned").fetchone()[0]
+    # fetchall(), not fetchone(): DuckDB 2 refuses the next con.sql() while a result is not fetched to its end
+    # (partitioned mode failed on any .json file)
+    n = con.execute("SELECT count(*) FROM _part_assigned").fetchall()[0][0]
     if n != 1:
         return
-    parts = con.execute(sql_text("ops/64_partition_bundle.sql"), {"partitions": partitions}).fetchone()[0]
+    parts = con.execute(sql_text("ops/64_partition_bundle.sql"), {"partitions": partitions}).fetchall()[0][0]
     if parts is not None and len(parts) > 1:
         raise InputPathError(f"{f.path}: a Bundle with resources of several patients; partitioned mode needs "
                              "NDJSON (Bulk export) or one patient per Bundle")
@@ -182,6 +197,25 @@ def _merge_table(con: duckdb.DuckDBPyConnection, table: str, n: int) -> None:
     con.execute("CREATE OR REPLACE TABLE main." + table + " AS " + union)
 
 
+def _merge_quarantine(con: duckdb.DuckDBPyConnection, results: list[dict], line_map: Path, run_id: str) -> None:
+    """The merged database's `quarantine`: every partition's, named by the input file and line (the line map of
+    split_source), a shared record's copies once, under the merged load run. Replaced every run: the partitions
+    are rebuilt from the whole input each time."""
+    con.execute("CREATE OR REPLACE TEMP TABLE _part_dir (part INTEGER, prefix VARCHAR)")
+    for k, r in enumerate(results):  # run_partition loads part-K/ beside part-K.duckdb (display_path as the loader)
+        con.execute("INSERT INTO _part_dir VALUES (?, ?)", [k, display_path(Path(r["db"]).with_suffix("")) + "/"])
+    union = " UNION ALL BY NAME ".join("SELECT " + str(k) + " AS part, * FROM p" + str(k) + ".main.quarantine"
+                               for k in range(len(results)))
+    con.execute("CREATE OR REPLACE TEMP VIEW _part_q AS " + (union or "SELECT NULL::INTEGER AS part, * FROM "
+                                                                      "main.quarantine LIMIT 0"))
+    con.execute("ATTACH '" + str(line_map).replace("'", "''") + "' AS lm (READ_ONLY)")
+    try:
+        run_sql_file(con, "ops/52_merge_quarantine.sql", {"run_id": run_id})
+    finally:
+        con.execute("DROP VIEW _part_q")
+        con.execute("DETACH lm")
+
+
 def merge(results: list[dict], split: dict, db: Path, out: Path, as_of: date,
           config_dir: Path | None = None, export_options: dict | None = None, source: str | None = None) -> dict:
     """Merge the partitions' screening tables into the merged database (worklist re-ranked over all partitions,
@@ -207,6 +241,8 @@ def merge(results: list[dict], split: dict, db: Path, out: Path, as_of: date,
         run_sql_file(con, "ops/50_merge_worklist.sql")
         for table in MERGED_TABLES:
             _merge_table(con, table, n)
+        load_run_id = "partitioned-" + uuid.uuid4().hex[:12]
+        _merge_quarantine(con, results, line_map_path(partition_root(db)), load_run_id)
         types = _merged_types(con, n)
         for k in range(n):
             con.execute("DETACH p" + str(k))
@@ -219,7 +255,7 @@ def merge(results: list[dict], split: dict, db: Path, out: Path, as_of: date,
         load["loaded"] = load["records_read"] - load["quarantined"]
         load["patients"] = sum(r["load"]["patients"] for r in results)  # Patient resources: never shared
         load["files"] = split.get("files", load["files"])  # input files, not their copies in every partition
-        load["run_id"] = "partitioned-" + uuid.uuid4().hex[:12]
+        load["run_id"] = load_run_id
         # One load_run row for the whole partitioned load: analytics.loads shows it, and `nightly` reads it to
         # know the export was loaded (the partitions' own load_run rows name their split copies).
         con.execute("INSERT INTO load_run (run_id, started_at, finished_at, source, files, records_read, loaded, "

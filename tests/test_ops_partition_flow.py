@@ -173,3 +173,45 @@ def test_partitioned_mode_never_replaces_a_single_process_database(single):
     with pytest.raises(DatabaseError, match="single-process"):
         run_partitioned(root / "src", root / "single.duckdb", root / "px", AS_OF, 2)
     assert (root / "single.duckdb").stat().st_size == before
+
+
+def test_merged_quarantine_names_the_input_file_and_line(tmp_path):
+    """Bad records of every kind a partition meets (invalid JSON, an ill-formed patient record, a field outside its
+    plausible range, a shared Medication quarantined in every partition, a bad Bundle file) land in the merged
+    database's `quarantine` and its snapshot exactly as in a single-process run of the same input: same input
+    file, line, entry, field and reason (never the split copy's), a shared record's copies once."""
+    from screening.synth import generate
+
+    src = tmp_path / "src"
+    generate(src, patients=40, seed=4, as_of=AS_OF)
+    with open(src / "Observation.ndjson", "ab") as fh:  # after the generated lines: their line numbers are big
+        fh.write(b'{"resourceType": "Observation", "id": "bad-json"\n')
+        fh.write(b'{"resourceType": "Observation", "id": "o-range", "status": "final", "subject": {"reference": '
+                 b'"Patient/x-1"}, "code": {"coding": [{"system": "http://loinc.org", "code": "2132-9"}]}, '
+                 b'"effectiveDateTime": "2026-01-05", "valueQuantity": {"value": 1e300, "unit": "pg/mL"}}\n')
+    write_ndjson(src / "Patient.extra.ndjson", [{"resourceType": "Patient", "id": "x-1", "gender": "female",
+                                                 "birthDate": "1950-01-01"},
+                                                {"resourceType": "Patient", "id": 7, "gender": "female"}])
+    write_ndjson(src / "Medication.ndjson", [{"resourceType": "Medication", "id": 5}])  # no patient: shared
+    (src / "bad-bundle.json").write_text('{"resourceType": "Bundle", "type": "collection", "entry": {"x": 1}}')
+    cols = ("source_file, source_line, source_entry, resource_type, resource_id, field, reason, raw, disposition")
+
+    def quarantine(db: Path) -> list[tuple]:
+        con = duckdb.connect(str(db), read_only=True)
+        try:
+            return sorted(con.execute("SELECT " + cols + " FROM quarantine").fetchall(), key=repr)
+        finally:
+            con.close()
+
+    base = run_pipeline(src, tmp_path / "single.duckdb", tmp_path / "single", AS_OF)
+    expected = quarantine(tmp_path / "single.duckdb")
+    assert base["load"]["quarantined"] >= 4 and len(expected) >= 5
+    files = {Path(r[0]).name for r in expected}
+    assert {"Observation.ndjson", "Patient.extra.ndjson", "Medication.ndjson", "bad-bundle.json"} <= files
+    merged = run_partitioned(src, tmp_path / "p3.duckdb", tmp_path / "p3", AS_OF, 3, workers=2, memory_mb=1024)
+    assert merged["load"]["quarantined"] == base["load"]["quarantined"]
+    assert quarantine(tmp_path / "p3.duckdb") == expected
+    assert quarantine(Path(merged["finish"]["snapshot"])) == expected
+    con = duckdb.connect(str(tmp_path / "p3.duckdb"), read_only=True)
+    assert con.execute("SELECT DISTINCT load_run_id FROM quarantine").fetchall() == [(merged["load"]["run_id"],)]
+    con.close()
