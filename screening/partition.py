@@ -107,8 +107,9 @@ def split_source(source: Path, root: Path, partitions: int) -> dict:
                 if rows.num_rows == 0:
                     continue
                 _write(d / rel.parent / name, rows.column("raw"), gz=suf.endswith(".gz"))
-                con.execute("INSERT INTO lm.line_map SELECT $k, $split, row_number() OVER (ORDER BY line_no), "
-                            "$source, line_no FROM _part_assigned WHERE " + where,
+                con.execute("INSERT INTO lm.line_map SELECT $k, $split, NULL, $source, NULL UNION ALL "  # the file
+                            "SELECT $k, $split, row_number() OVER (ORDER BY line_no), $source, line_no "
+                            "FROM _part_assigned WHERE " + where,
                             {"k": k, "split": (rel.parent / name).as_posix(), "source": display_path(f.path)})
                 if not shared:
                     counts["per_partition"][k] += rows.num_rows
@@ -206,8 +207,7 @@ def _merge_quarantine(con: duckdb.DuckDBPyConnection, results: list[dict], line_
         con.execute("INSERT INTO _part_dir VALUES (?, ?)", [k, display_path(Path(r["db"]).with_suffix("")) + "/"])
     union = " UNION ALL BY NAME ".join("SELECT " + str(k) + " AS part, * FROM p" + str(k) + ".main.quarantine"
                                for k in range(len(results)))
-    con.execute("CREATE OR REPLACE TEMP VIEW _part_q AS " + (union or "SELECT NULL::INTEGER AS part, * FROM "
-                                                                      "main.quarantine LIMIT 0"))
+    con.execute("CREATE OR REPLACE TEMP VIEW _part_q AS " + union)  # --partitions >= 1
     con.execute("ATTACH '" + str(line_map).replace("'", "''") + "' AS lm (READ_ONLY)")
     try:
         run_sql_file(con, "ops/52_merge_quarantine.sql", {"run_id": run_id})
