@@ -81,13 +81,11 @@ def test_retention_end_to_end_through_the_pipeline(tmp_path):
     removes exactly those three kinds of old things and keeps the latest run, the current snapshot, the export
     `latest` names and an old export that never finished."""
     import shutil
-    import subprocess
-    import sys
     from datetime import date
-    from pathlib import Path
 
     from screening.pipeline import run_pipeline
     from screening.snapshot import snapshot_path
+    from screening.synth import generate
 
     three_days_ago = time.time() - 3 * 86400
     site = tmp_path / "site"
@@ -95,8 +93,7 @@ def test_retention_end_to_end_through_the_pipeline(tmp_path):
     (site / "settings.toml").write_text("[housekeeping]\nlanding_days = 1\nrun_history_days = 1\nsnapshot_days = 1\n")
     landing = tmp_path / "landing"
     first = landing / "20260629T010000Z-bulk"
-    subprocess.run([Path(sys.executable).parent / "osteoscreen", "synth", "--patients", "40", "--seed", "5",
-                    "--as-of", "2026-06-30", "--out", str(first)], check=True, capture_output=True)
+    generate(first, patients=40, seed=5, as_of=date(2026, 6, 30))
     (first / ".extract-state.json").write_bytes(orjson.dumps({"status": "complete"}))
     unfinished = _export(landing, "20260628T010000Z-bulk", status="started")  # 40 days old, never finished
     repoint_latest(landing, first)
